@@ -1,0 +1,27 @@
+"""ESP32 (WROOM, no PSRAM): about 110 KB of MicroPython heap, xtensawin."""
+
+from boards import Profile
+
+PROFILE = Profile(
+    "esp32",
+    heap_bytes=110 * 1024,
+    mpy_arch="xtensawin",
+    transmit_slots=8,
+    event_slots=8,
+    ice_max_pairs=4,
+    dtls_reassembly_bytes=2048,
+    dtls_flight_bytes=2048,
+    sctp_rwnd=16 * 1024,
+    sctp_send_buffer=16 * 1024,
+    sctp_reassembly_bytes=16 * 1024,
+    sctp_max_chunks_in_flight=32,
+    max_message_size=16 * 1024,
+    max_channels=8,
+    channel_low_water=4 * 1024,
+    nack_history=32,
+    jitter_slots=8,
+    max_tracks=2,
+    http_max_request=4 * 1024,
+    http_max_connections=2,
+    max_sessions=2,
+)

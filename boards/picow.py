@@ -1,0 +1,25 @@
+"""Raspberry Pi Pico W (RP2040, 264 KB SRAM): about 160 KB of MicroPython heap, armv6m."""
+
+from boards import Profile
+
+PROFILE = Profile(
+    "picow",
+    heap_bytes=160 * 1024,
+    mpy_arch="armv6m",
+    transmit_slots=8,
+    event_slots=8,
+    ice_max_pairs=4,
+    sctp_rwnd=24 * 1024,
+    sctp_send_buffer=24 * 1024,
+    sctp_reassembly_bytes=24 * 1024,
+    sctp_max_chunks_in_flight=48,
+    max_message_size=16 * 1024,
+    max_channels=8,
+    channel_low_water=4 * 1024,
+    nack_history=48,
+    jitter_slots=8,
+    max_tracks=2,
+    http_max_request=4 * 1024,
+    http_max_connections=2,
+    max_sessions=2,
+)
