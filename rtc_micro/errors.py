@@ -5,8 +5,11 @@ class RtcError(Exception):
     """Base of every error rtc_micro raises."""
 
 
-class ConfigError(RtcError, ValueError):
-    """Bad configuration, raised at setup with a message saying what to change."""
+class ConfigError(RtcError):
+    """Bad configuration, raised at setup with a message saying what to change.
+
+    (Not also a ValueError: MicroPython cannot combine two built-in exception bases.)
+    """
 
 
 class StateError(RtcError):
