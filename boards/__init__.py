@@ -29,6 +29,7 @@ class Profile:
         self.dtls_max_retransmits = 6  # RFC 6347 §4.2.4, 1 s doubling
         self.dtls_initial_timeout_ms = 1000
         self.dtls_handshake_timeout_ms = 30000
+        self.dtls_transcript_bytes = 8192  # handshake messages hashed for Finished (DTLS issue)
         # SCTP / data channels.
         self.sctp_rwnd = 128 * 1024  # receive window we advertise
         self.sctp_send_buffer = 128 * 1024  # bytes queued or in flight
@@ -41,7 +42,11 @@ class Profile:
         self.nack_history = 256  # sent RTP packets kept for retransmission
         self.nack_slot_bytes = 1200
         self.jitter_slots = 16
+        self.jitter_slot_bytes = 640  # largest audio payload a jitter slot holds (Opus 20 ms)
+        self.video_frame_bytes = 64 * 1024  # H.264/VP8 depacketizer: one access unit
+        self.ogg_page_bytes = 8 * 1024  # Ogg reader: largest page (and packet) held
         self.max_tracks = 4
+        self.srtp_max_ssrcs = 8  # SSRCs one SRTP session tracks (ROC, replay windows), 50 B each
         # Signaling.
         self.http_max_request = 16 * 1024
         self.http_max_connections = 4

@@ -11,6 +11,7 @@ PROFILE = Profile(
     ice_max_pairs=4,
     dtls_reassembly_bytes=2048,
     dtls_flight_bytes=2048,
+    dtls_transcript_bytes=4096,  # Chrome's 1.4 KB ClientHello + two certificates fit
     sctp_rwnd=16 * 1024,
     sctp_send_buffer=16 * 1024,
     sctp_reassembly_bytes=16 * 1024,
@@ -21,7 +22,7 @@ PROFILE = Profile(
     nack_history=32,
     jitter_slots=8,
     max_tracks=2,
-    http_max_request=4 * 1024,
+    http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
     max_sessions=2,
 )

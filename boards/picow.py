@@ -19,7 +19,7 @@ PROFILE = Profile(
     nack_history=48,
     jitter_slots=8,
     max_tracks=2,
-    http_max_request=4 * 1024,
+    http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
     max_sessions=2,
 )

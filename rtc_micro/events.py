@@ -26,6 +26,7 @@ SCTP_DATA = const(31)
 SCTP_CLOSED = const(32)
 SCTP_FAILED = const(33)
 SCTP_STREAM_RESET = const(34)
+SCTP_BUFFERED_LOW = const(35)  # a stream's queued bytes fell to channel_low_water (sctp)
 
 CHANNEL_OPEN = const(40)
 CHANNEL_MESSAGE = const(41)

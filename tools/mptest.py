@@ -10,6 +10,9 @@ import gc
 import sys
 
 sys.path.insert(0, ".")
+if "--mpy" in sys.argv:
+    # Before any host_tests import: a package found in source pins its submodules to source.
+    sys.path.insert(0, "build/mpy")
 
 from host_tests.support import Skip  # noqa: E402
 
@@ -59,7 +62,6 @@ def main():
     args = sys.argv[1:]
     only = None
     if args and args[0] == "--mpy":
-        sys.path.insert(0, "build/mpy")
         args = args[1:]
     if len(args) >= 2 and args[0] == "-k":
         only = args[1]

@@ -8,4 +8,8 @@ Modules, imported directly so a device loads only what it uses:
 - `crypto.aes`: `Aes128` (ECB block, CTR keystream XOR), `AesGcm` (RFC 5116 AEAD), in place.
 - `crypto.ec`: P-256 ECDH/ECDSA and X25519.
 - `crypto.x509`: self-signed ECDSA P-256 certificates, public key from a peer's DER, fingerprints.
+
+Back ends: `cryptography` and the C hashlib/hmac on CPython; on MicroPython `cryptolib` (AES-ECB)
+and `hashlib` plus our own `@viper` code with pure twins: `crypto.sha1` (SHA-1 compression for an
+allocation-free HMAC-SHA1) and `crypto.ghash` (GCM's GHASH, 4-bit tables).
 """

@@ -1,0 +1,375 @@
+"""AES-128 (FIPS 197): one block, CTR (SP 800-38A §6.5) and GCM (SP 800-38D, RFC 5116), in place.
+
+Two back ends behind `Aes128` and `AesGcm`:
+- portable (MicroPython): `cryptolib` ECB makes the keystream, a batch of counter blocks per call
+  into a buffer made at construction; XOR and GHASH (`crypto.ghash`) run in `@viper`. Nothing
+  is allocated per packet. On CPython the same code runs over a `cryptography` ECB stand-in, so
+  tests can check it against OpenSSL.
+- OpenSSL (CPython): `cryptography`'s CTR and AESGCM.
+"""
+
+import micropython
+
+from rtc_micro import compat
+from rtc_micro.compat import const, fast, ptr8, uint
+from rtc_micro.crypto import ghash
+from rtc_micro.crypto.bounds import check_span, misuse
+
+KEY_SIZE = const(16)
+NONCE_SIZE = const(12)
+TAG_SIZE = const(16)
+_BATCH = const(16)  # counter blocks per ECB call: 256 bytes of keystream buffer per key
+
+
+@micropython.viper
+def _copy_viper(dst: ptr8, doff: int, src: ptr8, soff: int, n: int):
+    i = 0
+    while i < n:
+        dst[doff + i] = src[soff + i]
+        i += 1
+
+
+def _copy_pure(dst, doff, src, soff, n):
+    dst[doff : doff + n] = bytes(src[soff : soff + n])
+
+
+@micropython.viper
+def _xor_viper(dst: ptr8, off: int, src: ptr8, n: int):
+    """dst[off:off+n] ^= src[0:n]."""
+    i = 0
+    while i < n:
+        dst[off + i] ^= src[i]
+        i += 1
+
+
+def _xor_pure(dst, off, src, n):
+    for i in range(n):
+        dst[off + i] ^= src[i]
+
+
+@micropython.viper
+def _ctr_fill_viper(ctr: ptr8, out: ptr8, k: int):
+    """Write k counter blocks ctr, inc32(ctr), ... into out; leave ctr advanced by k."""
+    c = (uint(ctr[12]) << 24) | (uint(ctr[13]) << 16) | (uint(ctr[14]) << 8) | uint(ctr[15])
+    q = 0
+    end = k << 4
+    while q < end:
+        j = 0
+        while j < 12:
+            out[q + j] = ctr[j]
+            j += 1
+        out[q + 12] = (c >> 24) & 0xFF
+        out[q + 13] = (c >> 16) & 0xFF
+        out[q + 14] = (c >> 8) & 0xFF
+        out[q + 15] = c & 0xFF
+        c = (c + 1) & uint(0xFFFFFFFF)
+        q += 16
+    ctr[12] = (c >> 24) & 0xFF
+    ctr[13] = (c >> 16) & 0xFF
+    ctr[14] = (c >> 8) & 0xFF
+    ctr[15] = c & 0xFF
+
+
+def _ctr_fill_pure(ctr, out, k):
+    c = int.from_bytes(ctr[12:16], "big")
+    for q in range(0, k << 4, 16):
+        out[q : q + 12] = ctr[0:12]
+        out[q + 12 : q + 16] = c.to_bytes(4, "big")
+        c = (c + 1) & 0xFFFFFFFF
+    ctr[12:16] = c.to_bytes(4, "big")
+
+
+@micropython.viper
+def _diff16_viper(a: ptr8, b: ptr8, boff: int) -> int:
+    """Nonzero when a[0:16] != b[boff:boff+16]; time independent of where they differ."""
+    d = 0
+    i = 0
+    while i < 16:
+        d |= a[i] ^ b[boff + i]
+        i += 1
+    return d
+
+
+def _diff16_pure(a, b, boff):
+    d = 0
+    for i in range(16):
+        d |= a[i] ^ b[boff + i]
+    return d
+
+
+_copy = fast(_copy_viper, _copy_pure)
+_xor = fast(_xor_viper, _xor_pure)
+_ctr_fill = fast(_ctr_fill_viper, _ctr_fill_pure)
+_diff16 = fast(_diff16_viper, _diff16_pure)
+
+
+def _check_key(key):
+    if len(key) != KEY_SIZE:
+        misuse("AES-128 needs a 16-byte key, got %d bytes" % len(key))
+
+
+def _check_seal(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
+    if len(nonce12) != NONCE_SIZE:
+        misuse("AES-GCM needs a 12-byte nonce, got %d bytes" % len(nonce12))
+    if aad_len:  # no AAD may be passed as None
+        check_span("aad", aad, aad_off, aad_len)
+    check_span("buf", buf, off, n)
+    check_span("tag_out", tag_out, tag_off, TAG_SIZE)
+
+
+def _open_spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+    """The spans `open` reads and writes lie inside their buffers (peer-driven: no raising)."""
+    return not (
+        len(nonce12) != NONCE_SIZE
+        or aad_len < 0
+        or (aad_len and (aad_off < 0 or aad_off + aad_len > len(aad)))
+        or off < 0
+        or n < 0
+        or off + n > len(buf)
+        or tag_off < 0
+        or tag_off + TAG_SIZE > len(tag)
+    )
+
+
+class _CryptographyEcb:
+    """`cryptolib.aes(key, 1)` stand-in on CPython, so the portable back end runs there too."""
+
+    def __init__(self, key):
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        self._enc = Cipher(algorithms.AES(bytes(key)), modes.ECB()).encryptor()
+
+    def encrypt(self, src, dst):
+        n = len(src)
+        dst[0:n] = self._enc.update(bytes(src))
+
+
+def _ecb(key):
+    if compat.MICROPYTHON:
+        import cryptolib
+
+        return cryptolib.aes(bytes(key), 1)
+    return _CryptographyEcb(key)
+
+
+class PortableAes128:
+    """AES-128 block and CTR over an ECB primitive; allocation-free after construction."""
+
+    def __init__(self, key):
+        _check_key(key)
+        self._ecb = _ecb(key)
+        self._ks = bytearray(_BATCH * 16)
+        ks = memoryview(self._ks)
+        self._ks_views = [ks[0 : 16 * k] for k in range(_BATCH + 1)]
+        self._ctr = bytearray(16)
+
+    def encrypt_block(self, src, src_off, dst, dst_off):
+        """dst[dst_off:dst_off+16] = AES_K(src[src_off:src_off+16])."""
+        check_span("src", src, src_off, 16)
+        check_span("dst", dst, dst_off, 16)
+        ks = self._ks_views[1]
+        _copy(ks, 0, src, src_off, 16)
+        self._ecb.encrypt(ks, ks)
+        _copy(dst, dst_off, ks, 0, 16)
+
+    def ctr_xor(self, counter16, buf, off, n):
+        """XOR buf[off:off+n] with AES_K(counter), AES_K(inc32(counter)), ... (SP 800-38A §6.5).
+
+        `counter16` itself is left as it was.
+        """
+        check_span("buf", buf, off, n)
+        check_span("counter16", counter16, 0, 16)
+        _copy(self._ctr, 0, counter16, 0, 16)
+        self._ctr_run(buf, off, n)
+
+    def _ctr_run(self, buf, off, n):
+        """CTR from the working counter `self._ctr`, which ends advanced past the data."""
+        ks = self._ks
+        ctr = self._ctr
+        while n > 0:
+            k = (n + 15) >> 4
+            if k > _BATCH:
+                k = _BATCH
+            _ctr_fill(ctr, ks, k)
+            view = self._ks_views[k]
+            self._ecb.encrypt(view, view)
+            m = k << 4
+            if m > n:
+                m = n
+            _xor(buf, off, ks, m)
+            off += m
+            n -= m
+
+
+class PortableAesGcm:
+    """AES-128-GCM (RFC 5116 AEAD_AES_128_GCM, 12-byte nonce, 16-byte tag), in place.
+
+    seal/open allocate nothing after construction (tested under heap_lock on MicroPython).
+    """
+
+    def __init__(self, key):
+        self._aes = aes = PortableAes128(key)
+        h = bytearray(16)
+        aes._ecb.encrypt(h, h)
+        self._gh = ghash.new_state(h)
+        self._ek0 = bytearray(16)  # AES_K(J0), masks the tag
+        self._blk = bytearray(16)  # zero-padded last block; then the lengths block
+        self._tag = bytearray(16)
+
+    def seal(self, nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
+        """Encrypt buf[off:off+n] in place; write the tag to tag_out[tag_off:tag_off+16]."""
+        _check_seal(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off)
+        self._start(nonce12)
+        self._aes._ctr_run(buf, off, n)
+        self._hash(aad, aad_off, aad_len, buf, off, n)
+        ghash.tag_into(self._gh, self._ek0, tag_out, tag_off)
+
+    def open(self, nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+        """Check the tag, then decrypt buf[off:off+n] in place: True; False (data untouched) on a
+        bad tag or impossible spans. Never raises."""
+        if not _open_spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+            return False
+        self._start(nonce12)
+        self._hash(aad, aad_off, aad_len, buf, off, n)
+        ghash.tag_into(self._gh, self._ek0, self._tag, 0)
+        if _diff16(self._tag, tag, tag_off):
+            return False
+        self._aes._ctr_run(buf, off, n)
+        return True
+
+    def _start(self, nonce12):
+        """J0 = nonce || 0^31 || 1 (SP 800-38D §7.1); keep AES_K(J0); counter = inc32(J0)."""
+        ctr = self._aes._ctr
+        _copy(ctr, 0, nonce12, 0, NONCE_SIZE)
+        ctr[12] = ctr[13] = ctr[14] = 0
+        ctr[15] = 1
+        self._aes._ecb.encrypt(ctr, self._ek0)
+        ctr[15] = 2
+
+    def _hash(self, aad, aad_off, aad_len, buf, off, n):
+        """GHASH(A || pad || C || pad || [len(A)]64 || [len(C)]64) into the state's Y."""
+        gh = self._gh
+        blk = self._blk
+        ghash.reset(gh)
+        self._absorb(aad, aad_off, aad_len)
+        self._absorb(buf, off, n)
+        for i in range(16):
+            blk[i] = 0
+        bits = aad_len << 3
+        blk[4] = (bits >> 24) & 0xFF
+        blk[5] = (bits >> 16) & 0xFF
+        blk[6] = (bits >> 8) & 0xFF
+        blk[7] = bits & 0xFF
+        bits = n << 3
+        blk[12] = (bits >> 24) & 0xFF
+        blk[13] = (bits >> 16) & 0xFF
+        blk[14] = (bits >> 8) & 0xFF
+        blk[15] = bits & 0xFF
+        ghash.update(gh, blk, 0, 16)
+
+    def _absorb(self, data, off, n):
+        if n == 0:
+            return
+        r = n & 15
+        ghash.update(self._gh, data, off, n - r)
+        if r:
+            blk = self._blk
+            for i in range(r, 16):
+                blk[i] = 0
+            _copy(blk, 0, data, off + n - r, r)
+            ghash.update(self._gh, blk, 0, 16)
+
+
+class OpenSslAes128:
+    """AES-128 block and CTR over `cryptography` (CPython)."""
+
+    def __init__(self, key):
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        _check_key(key)
+        self._alg = algorithms.AES(bytes(key))
+        self._cipher = Cipher
+        self._mode = modes.CTR
+        self._ecb = Cipher(self._alg, modes.ECB()).encryptor()
+
+    def encrypt_block(self, src, src_off, dst, dst_off):
+        """dst[dst_off:dst_off+16] = AES_K(src[src_off:src_off+16])."""
+        check_span("src", src, src_off, 16)
+        check_span("dst", dst, dst_off, 16)
+        dst[dst_off : dst_off + 16] = self._ecb.update(bytes(src[src_off : src_off + 16]))
+
+    def ctr_xor(self, counter16, buf, off, n):
+        """XOR buf[off:off+n] with AES_K(counter), AES_K(inc32(counter)), ... (SP 800-38A)."""
+        check_span("buf", buf, off, n)
+        check_span("counter16", counter16, 0, 16)
+        prefix = bytes(counter16[0:12])
+        c = int.from_bytes(counter16[12:16], "big")
+        view = memoryview(buf)[off : off + n]
+        if n <= _BATCH * 16:
+            # A CTR context costs ~3.5 us to set up: for a packet, one ECB call over the counter
+            # blocks is cheaper.
+            blocks = b"".join(
+                [prefix + ((c + i) & 0xFFFFFFFF).to_bytes(4, "big") for i in range((n + 15) >> 4)]
+            )
+            ks = int.from_bytes(self._ecb.update(blocks)[0:n], "big")
+            view[0:n] = (int.from_bytes(view, "big") ^ ks).to_bytes(n, "big")
+            return
+        # OpenSSL's CTR carries into all 128 bits; inc32 wraps in the last 32: split at the wrap.
+        first = min(n, ((1 << 32) - c) * 16)
+        self._ctr_context(prefix + c.to_bytes(4, "big"), view[0:first])
+        if first < n:
+            self._ctr_context(prefix + bytes(4), view[first:])
+
+    def _ctr_context(self, ctr, view):
+        enc = self._cipher(self._alg, self._mode(ctr)).encryptor()
+        view[0 : len(view)] = enc.update(bytes(view))
+
+
+class OpenSslAesGcm:
+    """AES-128-GCM (RFC 5116) over `cryptography`'s AESGCM (CPython), same in-place interface."""
+
+    def __init__(self, key):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        _check_key(key)
+        self._gcm = AESGCM(bytes(key))
+
+    def seal(self, nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
+        """Encrypt buf[off:off+n] in place; write the tag to tag_out[tag_off:tag_off+16]."""
+        _check_seal(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off)
+        whole = memoryview(buf)
+        a = bytes(memoryview(aad)[aad_off : aad_off + aad_len]) if aad_len else None
+        if tag_out is buf and tag_off == off + n:
+            # Tag right after the data (DTLS, SRTP): OpenSSL encrypts in place.
+            out = whole[off : tag_off + TAG_SIZE]
+            self._gcm.encrypt_into(bytes(nonce12), whole[off : off + n], a, out)
+            return
+        out = self._gcm.encrypt(bytes(nonce12), bytes(whole[off : off + n]), a)
+        whole[off : off + n] = out[0:n]
+        tag_out[tag_off : tag_off + TAG_SIZE] = out[n:]
+
+    def open(self, nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+        """Check the tag, then decrypt buf[off:off+n] in place: True; False (data untouched) on a
+        bad tag or impossible spans. Never raises."""
+        try:
+            if not _open_spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+                return False
+            whole = memoryview(buf)
+            a = bytes(memoryview(aad)[aad_off : aad_off + aad_len]) if aad_len else None
+            if tag is buf and tag_off == off + n:
+                sealed = whole[off : tag_off + TAG_SIZE]
+            else:
+                sealed = bytes(whole[off : off + n]) + bytes(tag[tag_off : tag_off + TAG_SIZE])
+            plain = self._gcm.decrypt(bytes(nonce12), sealed, a)
+        except Exception:  # InvalidTag, or a buffer of the wrong kind: a forgery is a False
+            return False
+        whole[off : off + n] = plain
+        return True
+
+
+if compat.MICROPYTHON:
+    Aes128 = PortableAes128
+    AesGcm = PortableAesGcm
+else:
+    Aes128 = OpenSslAes128
+    AesGcm = OpenSslAesGcm
