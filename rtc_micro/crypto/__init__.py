@@ -12,4 +12,7 @@ Modules, imported directly so a device loads only what it uses:
 Back ends: `cryptography` and the C hashlib/hmac on CPython; on MicroPython `cryptolib` (AES-ECB)
 and `hashlib` plus our own `@viper` code with pure twins: `crypto.sha1` (SHA-1 compression for an
 allocation-free HMAC-SHA1) and `crypto.ghash` (GCM's GHASH, 4-bit tables).
+
+Internal: `p256` and `x25519` (pure curve code), `field` (modular inverse), `der` (minimal
+DER), `sha1`, `ghash`, `bounds` (the MicroPython back end's pieces).
 """
