@@ -9,7 +9,6 @@ is shared: the best figure is the cost of the code, the median shows the noise.
 
 import gc
 import sys
-import time
 
 sys.path.insert(0, ".")
 
@@ -17,21 +16,7 @@ from rtc_micro import compat  # noqa: E402
 from rtc_micro.crypto import ec, p256, x25519  # noqa: E402
 from rtc_micro.crypto.random import random_bytes  # noqa: E402
 
-if compat.MICROPYTHON:
-
-    def now_us():
-        return time.ticks_us()
-
-    def elapsed_us(t0):
-        return time.ticks_diff(time.ticks_us(), t0)
-
-else:
-
-    def now_us():
-        return time.perf_counter()
-
-    def elapsed_us(t0):
-        return (time.perf_counter() - t0) * 1e6
+from benchclock import elapsed_us, now_us  # noqa: E402
 
 
 RUNS = 15

@@ -11,23 +11,8 @@ sys.path.insert(0, ".")
 from rtc_micro import compat  # noqa: E402
 from rtc_micro.crypto import aes, hashes, hmac, sha1  # noqa: E402
 
-if compat.MICROPYTHON:
-    import time
-
-    def clock_us():
-        return time.ticks_us()
-
-    def elapsed_us(t0):
-        return time.ticks_diff(time.ticks_us(), t0)
-
-else:
-    import time
-
-    def clock_us():
-        return time.perf_counter()
-
-    def elapsed_us(t0):
-        return (time.perf_counter() - t0) * 1e6
+from benchclock import elapsed_us  # noqa: E402
+from benchclock import now_us as clock_us  # noqa: E402
 
 
 RECORD = 1200

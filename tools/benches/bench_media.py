@@ -7,30 +7,15 @@ median of RUNS batches, per operation (`name: best / median unit`).
 """
 
 import sys
-import time
 
 sys.path.insert(0, ".")
 
 import boards  # noqa: E402
-from rtc_micro import compat, rtp  # noqa: E402
+from rtc_micro import rtp  # noqa: E402
 from rtc_micro.codecs import g711, h264  # noqa: E402
 from rtc_micro.media import RtpSender  # noqa: E402
 
-if compat.MICROPYTHON:
-
-    def now_us():
-        return time.ticks_us()
-
-    def elapsed_us(t0):
-        return time.ticks_diff(time.ticks_us(), t0)
-
-else:
-
-    def now_us():
-        return time.perf_counter()
-
-    def elapsed_us(t0):
-        return (time.perf_counter() - t0) * 1e6
+from benchclock import elapsed_us, now_us  # noqa: E402
 
 
 RUNS = 7

@@ -10,25 +10,10 @@ import sys
 sys.path.append(".")  # after MICROPYPATH, so precompiled modules win
 
 import boards  # noqa: E402
-from rtc_micro import compat, srtp  # noqa: E402
+from rtc_micro import srtp  # noqa: E402
 
-if compat.MICROPYTHON:
-    import time
-
-    def _us():
-        return time.ticks_us()
-
-    def _elapsed_us(t0):
-        return time.ticks_diff(time.ticks_us(), t0)
-
-else:
-    import time
-
-    def _us():
-        return time.perf_counter()
-
-    def _elapsed_us(t0):
-        return int((time.perf_counter() - t0) * 1e6)
+from benchclock import elapsed_us as _elapsed_us  # noqa: E402
+from benchclock import now_us as _us  # noqa: E402
 
 
 _PAYLOAD = 160

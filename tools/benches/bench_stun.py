@@ -5,27 +5,12 @@ import sys
 sys.path.insert(0, ".")
 
 import boards  # noqa: E402
-from rtc_micro import compat, stun  # noqa: E402
+from rtc_micro import stun  # noqa: E402
 from rtc_micro.crypto.hmac import HmacSha1  # noqa: E402
 from rtc_micro.ice import IceLiteAgent  # noqa: E402
 
-if compat.MICROPYTHON:
-    import time
-
-    def clock_us():
-        return time.ticks_us()
-
-    def elapsed_us(t0):
-        return time.ticks_diff(time.ticks_us(), t0)
-
-else:
-    import time
-
-    def clock_us():
-        return time.perf_counter()
-
-    def elapsed_us(t0):
-        return (time.perf_counter() - t0) * 1e6
+from benchclock import elapsed_us  # noqa: E402
+from benchclock import now_us as clock_us  # noqa: E402
 
 
 PWD = b"a-password-of-22-chars"
