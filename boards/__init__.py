@@ -30,6 +30,11 @@ class Profile:
         self.dtls_initial_timeout_ms = 1000
         self.dtls_handshake_timeout_ms = 30000
         self.dtls_transcript_bytes = 8192  # handshake messages hashed for Finished (DTLS issue)
+        # DTLS transmit ring: holds our largest flight (4 KB at mtu 500 takes 11 datagrams).
+        self.dtls_transmit_slots = 16
+        # Of those, kept once connected (the rest freed): 2 suffice for a caller that drains after
+        # each send() (one record, plus an alert or our resent final flight).
+        self.dtls_connected_slots = 16
         # SCTP / data channels.
         self.sctp_rwnd = 128 * 1024  # receive window we advertise
         self.sctp_send_buffer = 128 * 1024  # bytes queued or in flight

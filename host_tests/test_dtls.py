@@ -95,7 +95,7 @@ def test_handshake_keys_and_data_both_ways():
 
 
 def test_handshake_with_20_percent_loss_and_small_mtu():
-    profile = PROFILE.derive(mtu=300, dtls_max_retransmits=10, transmit_slots=12)
+    profile = PROFILE.derive(mtu=300, dtls_max_retransmits=10, dtls_transmit_slots=12)
     net, a, b = make_pair(profile, seed=7, loss=20, duplicate=5, reorder=10, jitter_ms=5)
     assert net.run(lambda: connected(a, b), timeout_ms=120000)
     client, server = a.machine.conn, b.machine.conn
@@ -492,7 +492,7 @@ def test_early_messages_held_within_the_reassembly_budget():
 def test_configuration_errors_say_what_to_change():
     cert = certs()[0]
     e = raises(ConfigError, Connection, PROFILE.derive(mtu=300), "client", cert)
-    assert "transmit_slots" in str(e)
+    assert "dtls_transmit_slots" in str(e)
     assert "role" in str(raises(ConfigError, Connection, PROFILE, "peer", cert))
     assert "0x0002" in str(raises(ConfigError, Connection, PROFILE, "client", cert, None, (2,)))
     assert "sha-1" in str(raises(ConfigError, Connection, PROFILE, "client", cert, "sha-1 AB:CD"))
@@ -501,3 +501,73 @@ def test_configuration_errors_say_what_to_change():
     raises(StateError, client.export_keying_material, "EXTRACTOR-dtls_srtp", 60)
     client.start(0)
     raises(StateError, client.start, 0)
+
+
+def _handshake_released(conn):
+    return conn._transcript is None and conn._rx is None and conn._flight is None
+
+
+def test_handshake_buffers_released_once_no_longer_needed():
+    net, a, b = make_pair()
+    client, srv = a.machine.conn, b.machine.conn
+    assert len(client._tx) == PROFILE.dtls_transmit_slots == 4 == len(srv._tx)
+    assert net.run(lambda: connected(a, b), timeout_ms=5000)
+    # The client got the last flight: it never resends its own (RFC 6347 §4.2.4).
+    assert _handshake_released(client) and client._rx_bits is None and client._pending is None
+    assert len(client._tx) == PROFILE.dtls_connected_slots == 2  # once drained
+    # The server keeps its final flight, with a timer, until the client shows it has it.
+    assert srv._flight and srv._transcript is not None and srv.poll_timeout() is not None
+    assert len(srv._tx) == 4
+    client.send(b"ping", 0, 4, net.now)
+    assert net.run(lambda: b.machine.data, timeout_ms=1000) and b.machine.data == [b"ping"]
+    assert _handshake_released(srv) and srv.poll_timeout() is None and len(srv._tx) == 2
+    srv.send(b"pong", 0, 4, net.now)
+    assert net.run(lambda: a.machine.data, timeout_ms=1000) and a.machine.data == [b"pong"]
+    assert client.export_keying_material("EXTRACTOR-dtls_srtp", 60) == (
+        srv.export_keying_material("EXTRACTOR-dtls_srtp", 60)
+    )
+
+
+class LoseFinalFlight(Tap):
+    """Drops the first datagram that starts with ChangeCipherSpec (the server's last flight)."""
+
+    def __init__(self, conn):
+        Tap.__init__(self, conn)
+        self.lost = 0
+
+    def poll_transmit(self):
+        n = Tap.poll_transmit(self)
+        if n and not self.lost and self.out_data[0] == rec.CT_CHANGE_CIPHER_SPEC:
+            self.lost = 1
+            n = Tap.poll_transmit(self)
+        return n
+
+
+def test_lost_final_flight_is_resent_then_released_by_the_timer():
+    c_cert, s_cert = certs()
+    client = Connection(PROFILE, "client", c_cert)
+    srv = Connection(PROFILE, "server", s_cert)
+    net = Network(seed=3)
+    a, b = net.pair(Tap(client), LoseFinalFlight(srv))
+    client.start(net.now)
+    assert net.run(lambda: b.has_event(events.DTLS_CONNECTED), timeout_ms=5000)
+    assert b.machine.lost == 1 and not client.connected and not _handshake_released(srv)
+    # The client's timer resends its flight; the server answers it from the kept flight.
+    assert net.run(lambda: a.has_event(events.DTLS_CONNECTED), timeout_ms=5000)
+    assert client.counters.retransmits == 1 and srv.counters.retransmits == 1
+    assert _handshake_released(client) and not _handshake_released(srv)
+    # No data from the client: the hold ends when the client would have given up anyway.
+    net.advance(PROFILE.dtls_handshake_timeout_ms)
+    assert _handshake_released(srv) and srv.poll_timeout() is None and srv.connected
+    srv.send(b"after", 0, 5, net.now)
+    client.send(b"release", 0, 7, net.now)
+    assert net.run(lambda: a.machine.data and b.machine.data, timeout_ms=1000)
+    assert a.machine.data == [b"after"] and b.machine.data == [b"release"]
+    # A handshake message after the release is counted, not reassembled.
+    unexpected = srv.counters.unexpected
+    msg = hs.message(hs.CERTIFICATE, 9, bytes(40))
+    d = bytearray(rec.HEADER_LEN + len(msg))
+    rec.push_record_header(d, 0, rec.CT_HANDSHAKE, 0, 99, len(msg))
+    d[rec.HEADER_LEN :] = msg
+    srv.handle_packet(d, len(d), net.now)
+    assert srv.counters.unexpected == unexpected + 1 and srv.connected

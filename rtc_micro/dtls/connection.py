@@ -132,11 +132,11 @@ class Connection:
             raise ConfigError("profile.mtu=%d is too small for DTLS: use >= 256" % profile.mtu)
         # A whole flight goes into the transmit ring at once: make sure the largest one fits.
         per_datagram = profile.mtu - rec.HEADER_LEN - hs.HEADER_LEN - rec.GCM_OVERHEAD
-        if profile.dtls_flight_bytes // per_datagram + 2 > profile.transmit_slots:
+        if profile.dtls_flight_bytes // per_datagram + 2 > profile.dtls_transmit_slots:
             raise ConfigError(
-                "a %d-byte flight at mtu=%d needs more than transmit_slots=%d datagrams: raise "
-                "transmit_slots or mtu, or lower dtls_flight_bytes"
-                % (profile.dtls_flight_bytes, profile.mtu, profile.transmit_slots)
+                "a %d-byte flight at mtu=%d needs more than dtls_transmit_slots=%d datagrams: "
+                "raise dtls_transmit_slots or mtu, or lower dtls_flight_bytes"
+                % (profile.dtls_flight_bytes, profile.mtu, profile.dtls_transmit_slots)
             )
         self._handlers = _CLIENT_HANDLERS if role == CLIENT else _SERVER_HANDLERS
         self.counters = Counters()
@@ -146,11 +146,12 @@ class Connection:
         self._handshake_timeout_ms = profile.dtls_handshake_timeout_ms
         self._flight_cap = profile.dtls_flight_bytes
         # Transmit ring of whole datagrams.
-        slots = profile.transmit_slots
+        slots = profile.dtls_transmit_slots
         self._tx = []
         for _ in range(slots):
             self._tx.append(memoryview(bytearray(profile.mtu)))
         self._tx_len = [0] * slots
+        self._tx_keep = max(1, min(slots, profile.dtls_connected_slots))  # once released
         self._tx_head = 0
         self._tx_count = 0
         self.out_data = self._tx[0]
@@ -166,7 +167,9 @@ class Connection:
         self.ev_buf = None  # DTLS_DATA: the plaintext is ev_buf[ev_off:ev_off+ev_len]
         self.ev_off = 0
         self.ev_len = 0
-        # Handshake reassembly (RFC 6347 §4.2.3): one message at a time, bounded.
+        # Handshake-only state, allocated here (not at handshake start: fragmentation on a board)
+        # and dropped by _release_handshake() once no retransmission can need it.
+        # Reassembly (RFC 6347 §4.2.3): one message at a time, bounded.
         cap = profile.dtls_reassembly_bytes
         self._rx = bytearray(cap)
         self._rx_mv = memoryview(self._rx)
@@ -178,7 +181,7 @@ class Connection:
         self._pending = {}  # seq -> (type, body) of whole messages that arrived early
         self._pending_bytes = 0
         self._transcript = Transcript(profile.dtls_transcript_bytes)
-        self._cookie_secret = random_bytes(32)
+        self._cookie_secret = random_bytes(32) if role == SERVER else None
         self._reset_handshake()
         self.state = _S_LISTEN if role == SERVER else _IDLE
 
@@ -197,7 +200,7 @@ class Connection:
         self._rexmit_at = None
         self._timeout_ms = self._initial_timeout_ms
         self._retransmits = 0
-        self._deadline_at = None
+        self._deadline_at = None  # handshake limit; once connected, end of the final-flight hold
         self._client_random = b""
         self._server_random = b""
         self._cookie = b""
@@ -252,6 +255,7 @@ class Connection:
             self._send_alert(_WARNING, _CLOSE_NOTIFY)
         self.state = _CLOSED
         self._stop_timers()
+        self._release_handshake()
         self._push_event(events.DTLS_CLOSED)
 
     def export_keying_material(self, label, n):
@@ -274,6 +278,8 @@ class Connection:
 
     def poll_transmit(self):
         if not self._tx_count:
+            if self._flight is None and len(self._tx) > self._tx_keep:
+                self._shrink_ring()
             return 0
         i = self._tx_head
         self.out_data = self._tx[i]
@@ -316,6 +322,13 @@ class Connection:
         self._ev_head = (i + 1) % slots
         self._ev_count += 1
 
+    def _shrink_ring(self):
+        """After the handshake, once drained: drop the transmit buffers only flights needed."""
+        del self._tx[self._tx_keep :]
+        del self._tx_len[self._tx_keep :]
+        self._tx_head = 0
+        self.out_data = self._tx[0]
+
     def _tx_slot(self):
         """The next free transmit buffer, or None (counted) when the ring is full."""
         if self._tx_count >= len(self._tx):
@@ -333,6 +346,9 @@ class Connection:
         if self.state == _CLOSED or self.state == _FAILED:
             return
         if self._deadline_at is not None and ticks_diff(now, self._deadline_at) >= 0:
+            if self.state == _CONNECTED:
+                self._release_handshake()  # the peer has stopped retransmitting by now
+                return
             self._fail("DTLS handshake timed out after %d ms" % self._handshake_timeout_ms, 0)
             return
         if self._rexmit_at is None or ticks_diff(now, self._rexmit_at) < 0:
@@ -419,7 +435,7 @@ class Connection:
 
     def _transmit_flight(self, again):
         """Write our flight into datagrams of at most `mtu` bytes, fragmenting messages."""
-        if not self._flight:
+        if not self._flight:  # none, or released after the handshake
             return
         if again:
             self.counters.retransmits += 1
@@ -521,6 +537,8 @@ class Connection:
             if epoch != 1 or self.state != _CONNECTED:
                 self.counters.unexpected += 1
                 return
+            if self._flight is not None:
+                self._release_handshake()  # the peer has our Finished: it sends data
             self._push_event(events.DTLS_DATA, buf, p, length)
         elif ctype == rec.CT_ALERT:
             if length != 2:
@@ -540,6 +558,7 @@ class Connection:
                 self._send_alert(_WARNING, _CLOSE_NOTIFY)
             self.state = _CLOSED
             self._stop_timers()
+            self._release_handshake()
             self._push_event(events.DTLS_CLOSED)
         elif level == _FATAL:
             name = _ALERT_NAMES.get(desc, "see RFC 5246 §7.2")
@@ -578,6 +597,9 @@ class Connection:
                 if seq == self._peer_flight_last and frag_off + frag_len == length:
                     self._transmit_flight(True)  # the peer lost our answer (RFC 6347 §4.2.4)
                 continue
+            if self._rx is None:
+                self.counters.unexpected += 1  # a new message after the handshake was released
+                continue
             if length + hs.HEADER_LEN > len(self._rx):
                 self.counters.oversized += 1
                 continue
@@ -588,7 +610,7 @@ class Connection:
                 continue
             self._rx_seq = -1
             self._deliver(msg_type, seq, self._rx_mv, length, record_seq, now)
-            while self._next_recv in self._pending and self.state not in (_FAILED, _CLOSED):
+            while self._pending and self._next_recv in self._pending and self.state < _CLOSED:
                 t, data = self._pending.pop(self._next_recv)
                 self._pending_bytes -= len(data)
                 self._deliver(t, self._next_recv, memoryview(data), len(data), 0, now)
@@ -793,8 +815,8 @@ class Connection:
         if not self._check_finished(body, n, b"server finished"):
             return
         self._peer_flight_last = seq
-        self._new_flight()  # nothing to answer after this (RFC 6347 §4.2.4)
         self._connected()
+        self._release_handshake()  # the server sent the last flight: we never resend ours
 
     # Server side.
 
@@ -905,6 +927,9 @@ class Connection:
         self._change_cipher_spec_and_finished(b"server finished")
         self._transmit_flight(False)
         self._connected()
+        # Keep the final flight for the client's retransmitted Finished (RFC 6347 §4.2.4) until
+        # its first application data proves it has ours, or until it would have given up.
+        self._deadline_at = ticks_add(now, self._handshake_timeout_ms)
 
     # Shared.
 
@@ -966,6 +991,27 @@ class Connection:
         self._stop_timers()
         self._expect = -1
         self._push_event(events.DTLS_CONNECTED)
+
+    def _release_handshake(self):
+        """Drop what only the handshake needs (~7 KB on esp32); keys and exporter stay."""
+        self._rx = None
+        self._rx_mv = None
+        self._rx_bits = None
+        self._pending = None
+        self._pending_bytes = 0
+        self._transcript = None
+        self._flight = None
+        self._flight_bytes = 0
+        self._cookie_secret = None
+        self._cookie = b""
+        self._eph_priv = None
+        self._eph_pub = None
+        self._peer_eph = None
+        self._peer_pub = None
+        self._digest_before = None
+        self._x25519_pool = None
+        self._p256_pool = None
+        self._deadline_at = None
 
 
 _CLIENT_HANDLERS = {
