@@ -14,11 +14,14 @@ PROFILE = Profile(
     dtls_transcript_bytes=4096,  # Chrome's 1.4 KB ClientHello + two certificates fit
     dtls_transmit_slots=4,  # a 2 KB flight at mtu 1200 takes at most 3 datagrams
     dtls_connected_slots=2,  # the PeerConnection drains after each record
-    sctp_rwnd=16 * 1024,
-    sctp_send_buffer=16 * 1024,
-    sctp_reassembly_bytes=16 * 1024,
-    sctp_max_chunks_in_flight=32,
-    max_message_size=16 * 1024,
+    # SCTP sized so one session (~47 KB: SCTP 24, DTLS 14, ICE 5, peer 4) leaves room in the
+    # ~100 KB a frozen build has free for the handshake's peak, HTTP and the application
+    # (docs/memory.md); messages up to 4 KiB.
+    sctp_rwnd=4 * 1024,
+    sctp_send_buffer=4 * 1024,
+    sctp_reassembly_bytes=6 * 1024,
+    sctp_max_chunks_in_flight=16,
+    max_message_size=4 * 1024,
     max_channels=8,
     channel_low_water=4 * 1024,
     nack_history=32,
@@ -29,5 +32,5 @@ PROFILE = Profile(
     max_tracks=2,
     http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
-    max_sessions=2,
+    max_sessions=1,  # a second session does not fit 110 KB (measured: docs/memory.md)
 )

@@ -1,0 +1,147 @@
+"""The asyncio and select.poll drivers on real loopback UDP, on CPython and on MicroPython.
+
+A toy machine with the PeerConnection drain contract echoes datagrams and raises an event per
+datagram and per timer tick; a CPython client checks the echoes and the tick events' count.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+
+# The machine and the program around it, run by both runtimes (argv: driver, port, seconds).
+PROGRAM = r'''
+import sys
+sys.path.insert(0, ROOT)
+from rtc_micro import events
+from rtc_micro.compat import ticks_add, ticks_diff
+
+TICK = 7
+
+class EchoMachine:
+    def __init__(self):
+        self.out_data = None
+        self.out_addr = None
+        self.pending = []
+        self.tick_at = None
+        self.ticks = 0
+        self.got = 0
+
+    def handle_datagram(self, buf, n, addr, now):
+        self.got += 1
+        self.pending.append((bytes(buf[0:n]), addr))
+        if self.tick_at is None:
+            self.tick_at = ticks_add(now, 30)
+
+    def handle_timeout(self, now):
+        if self.tick_at is not None and ticks_diff(self.tick_at, now) <= 0:
+            self.ticks += 1
+            self.tick_at = ticks_add(now, 30) if self.ticks < 5 else None
+            self.pending.append((None, None))
+
+    def poll_timeout(self):
+        return self.tick_at
+
+    def poll(self):
+        if not self.pending:
+            return events.NONE
+        data, addr = self.pending.pop(0)
+        if data is None:
+            return TICK
+        self.out_data = data
+        self.out_addr = addr
+        return events.TRANSMIT
+
+def say(line):
+    print(line)
+    if hasattr(sys.stdout, "flush"):
+        sys.stdout.flush()
+
+def main():
+    which, port, seconds = sys.argv[-3], int(sys.argv[-2]), int(sys.argv[-1])
+    m = EchoMachine()
+    seen = []
+    def on_event(machine, kind):
+        seen.append(kind)
+    if which == "poll":
+        from rtc_micro.drivers.poll import Driver
+        d = Driver(m, "127.0.0.1", port, 1500, on_event)
+        say("ready")
+        d.run(until=lambda: len(seen) >= 5, timeout_ms=seconds * 1000)
+        d.close()
+    else:
+        import asyncio
+        from rtc_micro.drivers.aio import Driver
+        d = Driver(m, "127.0.0.1", port, 1500, on_event)
+        async def go():
+            t = asyncio.create_task(d.run())
+            say("ready")
+            for _ in range(seconds * 50):
+                if len(seen) >= 5:
+                    break
+                await asyncio.sleep(0.02)
+            d.stop()
+            await t
+        asyncio.run(go())
+    print("ticks", len(seen), "echoed", m.got)
+
+main()
+'''
+
+
+def _free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _run(argv, driver):
+    port = _free_port()
+    code = "ROOT = %r\n" % ROOT + PROGRAM
+    proc = subprocess.Popen(argv + ["-c", code, driver, str(port), "10"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.settimeout(0.2)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        echoed = []
+        for i in range(20):
+            msg = b"ping %d" % i
+            c.sendto(msg, ("127.0.0.1", port))
+            try:
+                data, _addr = c.recvfrom(2048)
+                echoed.append(data)
+            except socket.timeout:
+                pass
+            if len(echoed) == 3:
+                break
+        assert echoed[:3] == [b"ping 0", b"ping 1", b"ping 2"]
+        out, _ = proc.communicate(timeout=10)
+        assert proc.returncode == 0, out
+        assert "ticks 5 echoed 3" in out, out
+    finally:
+        c.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_poll_driver_cpython():
+    _run([sys.executable], "poll")
+
+
+def test_aio_driver_cpython():
+    _run([sys.executable], "aio")
+
+
+def test_poll_driver_micropython():
+    _run([MICROPYTHON, "-X", "heapsize=110k"], "poll")
+
+
+def test_aio_driver_micropython():
+    _run([MICROPYTHON, "-X", "heapsize=110k"], "aio")

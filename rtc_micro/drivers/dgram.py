@@ -1,0 +1,104 @@
+"""What the asyncio and poll drivers share: one non-blocking UDP socket and the drain.
+
+Machines see peer addresses as `(ip, port)` tuples on every runtime. The MicroPython Unix port's
+sockets speak raw sockaddr bytes instead, so `UdpPort` decodes those on receive and keeps the raw
+form of each peer it has heard from, to send back to (a few entries, bounded).
+"""
+
+import socket
+
+from rtc_micro import events
+from rtc_micro.compat import ticks_diff, ticks_ms
+
+_MAX_PEERS = 16  # raw-address cache entries (one per remote candidate seen)
+
+
+def _sockaddr(host, port):
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
+
+
+class UdpPort:
+    """A bound, non-blocking UDP socket with tuple addresses: `recv()`, `send(data, addr)`."""
+
+    def __init__(self, host, port, rx_size):
+        self.host = host
+        self.port = port
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(_sockaddr(host, port))
+        self.sock.setblocking(False)
+        self.rx_size = rx_size
+        self.buf = bytearray(rx_size)
+        self._recv_into = getattr(self.sock, "recvfrom_into", None)
+        self._raw = {}  # (ip, port) -> address as the socket wants it
+        self.addr = None  # source of the last recv()
+        self.send_errors = 0
+
+    def recv(self):
+        """Length of the next datagram, now in `self.buf` (machines parse and may rewrite it in
+        place), with its source in `self.addr`; 0 when none waits."""
+        try:
+            if self._recv_into is not None:
+                n, raw = self._recv_into(self.buf)
+            else:  # MicroPython has no recvfrom_into: copy into the reused buffer
+                data, raw = self.sock.recvfrom(self.rx_size)
+                n = len(data)
+                self.buf[0:n] = data
+        except OSError:  # EAGAIN: nothing waiting
+            return 0
+        if isinstance(raw, tuple):
+            self.addr = raw[0:2]
+        else:  # MicroPython Unix port: raw sockaddr bytes
+            fam, ip, port = socket.sockaddr(raw)
+            self.addr = (socket.inet_ntop(fam, ip), port)
+            if self.addr not in self._raw:
+                if len(self._raw) >= _MAX_PEERS:
+                    self._raw.clear()
+                self._raw[self.addr] = raw
+        return n
+
+    def send(self, data, addr):
+        """Send one datagram; a full socket buffer drops it (counted), as the network would."""
+        try:
+            self.sock.sendto(data, self._raw.get(addr) or addr)
+        except OSError:
+            self.send_errors += 1
+
+    def close(self):
+        self.sock.close()
+
+
+def drain(machine, port, on_event):
+    """Empty `machine.poll()`: transmit datagrams, hand every other event to `on_event`.
+
+    `on_event(machine, kind)` reads the details (`out_data`, `out_channel`, ...) before it
+    returns; they are reused by the next poll.
+    """
+    while True:
+        kind = machine.poll()
+        if not kind:
+            return
+        if kind == events.TRANSMIT:
+            port.send(machine.out_data, machine.out_addr)
+        elif on_event is not None:
+            on_event(machine, kind)
+
+
+def pump(machine, port, on_event):
+    """Feed every waiting datagram and any due timer to `machine`, draining after each.
+
+    Returns `machine.poll_timeout()` afterwards (absolute ticks ms, or None).
+    """
+    while True:
+        n = port.recv()
+        if not n:
+            break
+        machine.handle_datagram(port.buf, n, port.addr, ticks_ms())
+        drain(machine, port, on_event)
+    at = machine.poll_timeout()
+    now = ticks_ms()
+    if at is not None and ticks_diff(at, now) <= 0:
+        machine.handle_timeout(now)
+        drain(machine, port, on_event)
+        at = machine.poll_timeout()
+    return at

@@ -1,0 +1,406 @@
+"""PeerConnection: ICE-lite, DTLS and SCTP on one UDP 5-tuple, behind one drain (RFC 8829, 8835).
+
+    pc = PeerConnection(profile, certificate, host, port)
+    answer = pc.accept_offer(offer_text, now)          # JSEP answer, `a=setup:active`
+    pc.handle_datagram(buf, n, addr, now) / pc.handle_timeout(now)
+    while kind := pc.poll():                           # drain after every call
+        TRANSMIT          -> sendto(pc.out_data, pc.out_addr)
+        CONNECTION_STATE  -> pc.state ("new" ... "closed"), pc.ev_reason
+        CHANNEL_OPEN      -> pc.out_channel (a datachannel.Channel: label, id, ...)
+        CHANNEL_MESSAGE   -> pc.out_channel, pc.out_data (memoryview, valid until next poll),
+                             pc.out_binary
+        CHANNEL_CLOSED / CHANNEL_BUFFERED_LOW -> pc.out_channel
+    ch = pc.create_data_channel("telemetry", ordered=False, max_retransmits=0)
+    pc.send(ch, "text" or b"binary", now)
+
+Datagrams are sorted by first byte (RFC 7983 §7): 0-3 STUN -> ice, 20-63 DTLS -> dtls (only from
+an address that passed an authenticated ICE check), 128-191 RTP/RTCP (media: counted, dropped
+until the media issue), anything else dropped and counted. `poll()` pulls lazily from the inner
+machines, so a message's view stays valid until the next poll without a copy.
+"""
+
+from rtc_micro import events, sdp
+from rtc_micro.compat import ticks_diff, ticks_min, urandom
+from rtc_micro.datachannel import DataChannels
+from rtc_micro.dtls import Connection
+from rtc_micro.errors import ConfigError, StateError
+from rtc_micro.ice import IceLiteAgent
+from rtc_micro.sctp.association import Association
+
+# W3C RTCPeerConnectionState names (webrtc-pc §4.3.3).
+NEW = "new"
+CONNECTING = "connecting"
+CONNECTED = "connected"
+DISCONNECTED = "disconnected"
+FAILED = "failed"
+CLOSED = "closed"
+
+_ICE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+
+
+def _ice_text(n):
+    """`n` random ice-chars (RFC 8839 §5.4)."""
+    r = urandom(n)
+    s = ""
+    for b in r:
+        s += _ICE_CHARS[b & 63]
+    return s
+
+
+def _fire(machine, now):
+    at = machine.poll_timeout()
+    if at is not None and ticks_diff(at, now) <= 0:
+        machine.handle_timeout(now)
+
+
+class Counters:
+    """Transport-level counts (W3C RTCTransportStats / RTCIceCandidatePairStats names in
+    `PeerConnection.stats()`)."""
+
+    def __init__(self):
+        self.packets_received = 0
+        self.bytes_received = 0
+        self.packets_sent = 0
+        self.bytes_sent = 0
+        self.unverified = 0  # DTLS from an address without a successful ICE check
+        self.media_dropped = 0  # SRTP/SRTCP before media support
+        self.malformed = 0  # first byte in no RFC 7983 range
+        self.no_route = 0  # DTLS output before any peer address is known
+        self.dtls_full = 0  # SCTP packets dropped: DTLS transmit ring full
+        self.messages_received = 0
+        self.messages_sent = 0
+
+
+class PeerConnection:
+    """One session with one browser (or any WebRTC peer); the device is ICE-lite."""
+
+    def __init__(self, profile, certificate, host, port, setup="active", capabilities=()):
+        self.profile = profile
+        self.certificate = certificate
+        self.local = sdp.LocalTransport(_ice_text(8), _ice_text(24), certificate.fingerprint(),
+                                        host, port, setup=setup,
+                                        max_message_size=profile.max_message_size)
+        self.capabilities = capabilities
+        self.ice = IceLiteAgent(profile, self.local.ice_ufrag, self.local.ice_pwd)
+        self.dtls = None
+        self.sctp = None
+        self.channels = None  # datachannel.DataChannels over self.sctp
+        self.role = None  # DTLS "client" or "server", known once the descriptions are set
+        self.remote = None  # the remote SessionDescription
+        self.remote_max_message_size = 0
+        self.counters = Counters()
+        self.state = NEW
+        self._sess_id = sdp.session_id()
+        self._version = 0
+        self._offered = False  # we sent an offer and wait for the answer
+        self._now = 0
+        self._dtls_addr = None  # where DTLS goes before ICE selects a pair
+        self._dtls_started = False
+        # Outputs of poll(), reused.
+        self.out_data = None
+        self.out_addr = None
+        self.out_channel = None
+        self.out_binary = False
+        self.ev_reason = ""
+        self.ev_state = NEW
+        # Own events (state changes): a small ring of (state, reason).
+        n = profile.event_slots
+        self._ev_state = [None] * n
+        self._ev_reason = [None] * n
+        self._ev_head = 0
+        self._ev_n = 0
+        self.events_dropped = 0
+
+    # ---- signaling (setup time: allocation is fine here) -----------------------------------
+
+    def accept_offer(self, text, now):
+        """Apply the remote offer and return our answer (SDP text). ConfigError when the offer
+        cannot be served (the message says what is missing)."""
+        self.set_remote_description(text, "offer", now)
+        return self.create_answer()
+
+    def set_remote_description(self, text, kind, now):
+        """`kind` "offer" (we answer next) or "answer" (to our create_offer())."""
+        self._now = now
+        if self.state == CLOSED:
+            raise StateError("the PeerConnection is closed: make a new one")
+        desc = sdp.parse(text)
+        if kind == "offer":
+            # Validates the offer and raises what is missing before anything changes.
+            sdp.create_answer(desc, self.local, self.capabilities, self._sess_id, 1)
+            tp = desc.transport()
+            setup = sdp.answer_setup(tp.setup, self.local.setup)
+        elif kind == "answer":
+            if not self._offered:
+                raise StateError("set_remote_description(answer) without create_offer() first")
+            tp = sdp.check_answer(desc)
+            setup = "actpass"
+        else:
+            raise ConfigError("kind must be 'offer' or 'answer', not %r" % (kind,))
+        if self.remote is not None:
+            old = self.remote.transport()
+            if old.ice_ufrag != tp.ice_ufrag or old.fingerprint != tp.fingerprint:
+                raise StateError("ICE restart / new certificate is not supported: close this "
+                                 "session and start a new one")
+            self.remote = desc  # renegotiation on the same transport (RFC 8829 §5.7)
+            return
+        self.remote = desc
+        self.role = sdp.dtls_role(setup, tp.setup)
+        self.ice.set_remote(tp.ice_ufrag, tp.ice_pwd)
+        self.dtls = Connection(self.profile, self.role, self.certificate,
+                               tp.fingerprint_alg + " " + tp.fingerprint)
+        dc = desc.datachannel()
+        if dc is not None:
+            rport = dc.sctp_port if dc.sctp_port is not None else sdp.DEFAULT_SCTP_PORT
+            self.sctp = Association(self.profile, self.local.sctp_port, rport)
+            self.channels = DataChannels(self.sctp, self.role == "client")
+            self.remote_max_message_size = sdp.remote_max_message_size(
+                dc, self.profile.max_message_size)
+        self._set_state(CONNECTING, "remote description applied: waiting for ICE checks")
+
+    def create_answer(self):
+        if self.remote is None or self._offered:
+            raise StateError("create_answer() needs a remote offer first")
+        self._version += 1
+        return sdp.create_answer(self.remote, self.local, self.capabilities, self._sess_id,
+                                 self._version)
+
+    def create_offer(self):
+        """A device-initiated offer with a data-channel section (answer: set_remote_description
+        with kind "answer")."""
+        if self.remote is not None:
+            raise StateError("renegotiation offers from the device are not supported")
+        self._offered = True
+        self._version += 1
+        return sdp.create_offer(self.local, self.capabilities, self._sess_id, self._version)
+
+    # ---- API --------------------------------------------------------------------------------
+
+    def create_data_channel(self, label, ordered=True, max_retransmits=None,
+                            max_packet_life_time=None, protocol="", negotiated=False, id=None):
+        """A data channel (RFC 8831 §6.4); CHANNEL_OPEN follows once the peer acknowledges.
+        Needs the remote description (the transport) first."""
+        if self.channels is None:
+            raise StateError("no data-channel transport yet: set the remote description "
+                             "(with an m=application section) first")
+        return self.channels.create_channel(label, ordered, max_retransmits,
+                                            max_packet_life_time, protocol, negotiated, id,
+                                            self._now)
+
+    def send(self, channel, data, now, off=0, n=None, binary=None):
+        """Send one message on `channel` (str: text, buffer: binary unless `binary` says);
+        False when the send buffer is full (pace with CHANNEL_BUFFERED_LOW)."""
+        self._now = now
+        if self.channels.send(channel, data, off, n, binary, now):
+            self.counters.messages_sent += 1
+            return True
+        return False
+
+    def close_channel(self, channel, now):
+        self._now = now
+        self.channels.close(channel, now)
+
+    def close(self, now):
+        """Close SCTP, DTLS (close_notify) and ICE; emits CONNECTION_STATE "closed"."""
+        if self.state == CLOSED:
+            return
+        self._now = now
+        if self.sctp is not None:
+            self.sctp.abort("closed by the application", now)
+        if self.dtls is not None:
+            self.dtls.close(now)
+        self.ice.close(now)
+        self._set_state(CLOSED, "closed by the application")
+
+    def stats(self):
+        """Transport and candidate-pair stats with W3C webrtc-stats names (allocates a dict)."""
+        c = self.counters
+        st = {
+            "state": self.state,
+            "packetsSent": c.packets_sent,
+            "packetsReceived": c.packets_received,
+            "bytesSent": c.bytes_sent,
+            "bytesReceived": c.bytes_received,
+            "messagesReceived": c.messages_received,
+            "messagesSent": c.messages_sent,
+            "dataChannelsOpened": 0 if self.channels is None else len(self.channels._by_id),
+            "dtlsState": "new" if self.dtls is None else (
+                "connected" if self.dtls.connected else "connecting"),
+            "dtlsRole": self.role or "unknown",
+            "iceRole": "controlled",
+            "iceLocalUsernameFragment": self.local.ice_ufrag,
+            "selectedCandidatePairRemote": self.ice.selected_addr,
+        }
+        return st
+
+    # ---- machine contract ------------------------------------------------------------------
+
+    def handle_datagram(self, buf, n, addr, now):
+        """One UDP datagram from `addr` (RFC 7983 demux). Never raises on peer input."""
+        self._now = now
+        c = self.counters
+        c.packets_received += 1
+        c.bytes_received += n
+        if n < 1:
+            c.malformed += 1
+            return
+        b = buf[0]
+        if b < 4:
+            self.ice.handle_datagram(buf, n, addr, now)
+        elif 20 <= b < 64:
+            if self.dtls is None or not self._verified(addr):
+                c.unverified += 1
+                return
+            self._dtls_addr = addr
+            self.dtls.handle_packet(buf, n, now)
+        elif 128 <= b < 192:
+            c.media_dropped += 1
+        else:
+            c.malformed += 1
+
+    def _verified(self, addr):
+        """True when `addr` sent us an authenticated ICE check (RFC 8445 §7.3.1.4)."""
+        sel = self.ice.selected_addr
+        if sel is not None and sel == addr:
+            return True
+        return addr in self.ice.pairs  # rare: before nomination (allocates a short list)
+
+    def handle_timeout(self, now):
+        """Fan `now` out to the machines whose deadline has come (no tuple: runs every tick)."""
+        self._now = now
+        _fire(self.ice, now)
+        if self.dtls is not None:
+            _fire(self.dtls, now)
+        if self.channels is not None:
+            _fire(self.channels, now)
+
+    def poll_timeout(self):
+        t = self.ice.poll_timeout()
+        if self.dtls is not None:
+            t = ticks_min(t, self.dtls.poll_timeout())
+        if self.channels is not None:
+            t = ticks_min(t, self.channels.poll_timeout())
+        return t
+
+    def poll(self):
+        """The next output: TRANSMIT, CONNECTION_STATE, CHANNEL_*, or NONE (0) when drained."""
+        ice = self.ice
+        dtls = self.dtls
+        sctp = self.sctp
+        chans = self.channels
+        while True:
+            if self._ev_n:
+                return self._pop_event()
+            n = ice.poll_transmit()
+            if n:
+                return self._transmit(ice.out_data, n, ice.out_addr)
+            if dtls is not None:
+                n = dtls.poll_transmit()
+                if n:
+                    addr = ice.selected_addr or self._dtls_addr
+                    if addr is None:
+                        self.counters.no_route += 1
+                        continue
+                    return self._transmit(dtls.out_data, n, addr)
+            k = ice.poll_event()
+            if k:
+                self._on_ice(k)
+                continue
+            if dtls is not None:
+                k = dtls.poll_event()
+                if k:
+                    self._on_dtls(k)
+                    continue
+            if chans is not None:
+                n = chans.poll_transmit()
+                if n:
+                    if dtls.connected and not dtls.send(sctp.out_data, 0, n, self._now):
+                        self.counters.dtls_full += 1  # SCTP retransmits it
+                    continue
+                k = chans.poll_event()
+                if k:
+                    if events.CHANNEL_OPEN <= k <= events.CHANNEL_ERROR:
+                        self.out_channel = chans.ev_channel
+                        if k == events.CHANNEL_MESSAGE:
+                            self.out_data = chans.ev_data
+                            self.out_binary = chans.ev_binary
+                            self.counters.messages_received += 1
+                        return k
+                    self._on_sctp(k)
+                    continue
+            return events.NONE
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _transmit(self, buf, n, addr):
+        self.out_data = buf[0:n]  # sendto needs the exact length: one small view per datagram
+        self.out_addr = addr
+        self.counters.packets_sent += 1
+        self.counters.bytes_sent += n
+        return events.TRANSMIT
+
+    def _on_ice(self, k):
+        if k == events.ICE_CONNECTED:
+            d = self.dtls
+            if d is not None and self.role == "client" and not d.connected and \
+                    self.state != DISCONNECTED and not self._dtls_started:
+                self._dtls_started = True
+                d.start(self._now)
+            if self.state == DISCONNECTED:
+                self._set_state(CONNECTED, self.ice.ev_reason)
+        elif k == events.ICE_DISCONNECTED:
+            if self.state == CONNECTED or self.state == CONNECTING:
+                self._set_state(DISCONNECTED, self.ice.ev_reason)
+        elif k == events.ICE_FAILED:
+            self._fail(self.ice.ev_reason)
+
+    def _on_dtls(self, k):
+        if k == events.DTLS_CONNECTED:
+            if self.sctp is not None:
+                self.sctp.connect(self._now)
+            self._set_state(CONNECTED, "DTLS connected (%s)" % self.role)
+        elif k == events.DTLS_DATA:
+            if self.sctp is not None:
+                data = self.dtls.ev_data
+                self.channels.handle_packet(data, len(data), self._now)
+        elif k == events.DTLS_FAILED:
+            self._fail("DTLS: " + self.dtls.ev_reason)
+        elif k == events.DTLS_CLOSED:
+            if self.state != CLOSED and self.state != FAILED:
+                self.ice.close(self._now)
+                self._set_state(CLOSED, "the peer closed DTLS (close_notify)")
+
+    def _on_sctp(self, k):
+        """SCTP_CONNECTED needs nothing (channels announce themselves); a lost association
+        ends the session."""
+        if k == events.SCTP_FAILED:
+            self._fail("SCTP: " + self.channels.ev_reason)
+        elif k == events.SCTP_CLOSED and self.state == CONNECTED:
+            self._set_state(CLOSED, "SCTP: " + self.channels.ev_reason)
+
+    def _fail(self, reason):
+        if self.state != FAILED and self.state != CLOSED:
+            self._set_state(FAILED, reason)
+
+    def _set_state(self, state, reason):
+        if state == self.state:
+            return
+        self.state = state
+        n = len(self._ev_state)
+        if self._ev_n >= n:
+            self.events_dropped += 1
+            return
+        j = self._ev_head + self._ev_n
+        if j >= n:
+            j -= n
+        self._ev_state[j] = state
+        self._ev_reason[j] = reason
+        self._ev_n += 1
+
+    def _pop_event(self):
+        j = self._ev_head
+        self.ev_state = self._ev_state[j]
+        self.ev_reason = self._ev_reason[j]
+        self._ev_head = 0 if j + 1 == len(self._ev_state) else j + 1
+        self._ev_n -= 1
+        return events.CONNECTION_STATE

@@ -1,0 +1,125 @@
+"""Connection setup (offer -> first data channel open), CPython only: aiortc as the client.
+
+Prints medians of RUNS sessions each for: the demo device (examples/device.py, esp32s3 profile:
+sessions one after another need the memory an ended session frees, which the esp32 budget does
+not get back yet, see docs/memory.md) on the MicroPython Unix port (the board's heap budget plus
+its bytecode, tools/board_heap.py; modules
+from build/mpy as tools/bench builds them, or $RTC_MICRO_MPY), the same device on CPython, and
+aiortc <-> aiortc in one process. Issue 8 target: MicroPython device <= 1.0x aiortc<->aiortc,
+CPython device <= 0.3x.
+"""
+
+import asyncio
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import aioice
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import board_heap  # noqa: E402
+
+RUNS = 7
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _post(port, sdp):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("POST", "/whep", sdp.encode(), {"Content-Type": "application/sdp"})
+    r = c.getresponse()
+    body = r.read().decode()
+    loc = r.getheader("Location")
+    c.close()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    return body, loc, c
+
+
+async def _device_once(port):
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    ch = pc.createDataChannel("echo")
+    opened = asyncio.Event()
+    ch.on("open", opened.set)
+    t0 = time.perf_counter()
+    await pc.setLocalDescription(await pc.createOffer())
+    body, loc, c = await asyncio.get_running_loop().run_in_executor(
+        None, _post, port, pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
+    await asyncio.wait_for(opened.wait(), 15)
+    ms = (time.perf_counter() - t0) * 1000
+    c.request("DELETE", loc)
+    c.getresponse().read()
+    await pc.close()
+    return ms
+
+
+async def _aiortc_once():
+    a = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    b = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    ch = a.createDataChannel("echo")
+    opened = asyncio.Event()
+    ch.on("open", opened.set)
+    t0 = time.perf_counter()
+    await a.setLocalDescription(await a.createOffer())
+    await b.setRemoteDescription(a.localDescription)
+    await b.setLocalDescription(await b.createAnswer())
+    await a.setRemoteDescription(b.localDescription)
+    await asyncio.wait_for(opened.wait(), 15)
+    ms = (time.perf_counter() - t0) * 1000
+    await a.close()
+    await b.close()
+    return ms
+
+
+def _median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def _device(runtime):
+    port = _free_port()
+    env = dict(os.environ)
+    if runtime == "micropython":
+        mpy = os.environ.get("RTC_MICRO_MPY", os.path.join(ROOT, "build", "mpy"))
+        env["MICROPYPATH"] = mpy + ":.frozen"
+        heap = board_heap.heap_for("esp32s3", mpy, os.path.join(ROOT, "examples", "device.py"))
+        argv = [os.path.join(ROOT, ".venv", "bin", "micropython"), "-X", "heapsize=%d" % heap]
+    else:
+        argv = [sys.executable]
+    proc = subprocess.Popen(argv + ["examples/device.py", "--port", str(port), "--board", "esp32s3"],
+                            cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout.readline().startswith("listening"), "device did not start"
+        times = []
+        for _ in range(RUNS):
+            time.sleep(0.5)  # let the device end the previous session, as a client would
+            times.append(asyncio.run(_device_once(port)))
+    finally:
+        proc.kill()
+        proc.wait()
+    return _median(times)
+
+
+def main():
+    ref = _median([asyncio.run(_aiortc_once()) for _ in range(RUNS)])
+    print("setup aiortc<->aiortc: %.1f ms" % ref)
+    for runtime in ("micropython", "cpython"):
+        ms = _device(runtime)
+        print("setup device(%s)<-aiortc: %.1f ms (%.2fx aiortc<->aiortc)" % (runtime, ms,
+                                                                             ms / ref))
+
+
+main()
