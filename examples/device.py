@@ -197,10 +197,13 @@ class Session:
         self.driver.flush()
 
     def close(self):
-        if self.pc.state != "closed":
+        if self.pc.state not in ("closed", "failed"):
             self.pc.close(ticks_ms())
             self.driver.flush()
         self.driver.stop()
+        self.pc.release()  # its buffers go back to the heap even if a stale pointer holds it
+        self.backlog = []
+        self.telemetry = []  # channels keep their association alive
 
 
 class Device:

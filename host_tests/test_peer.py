@@ -342,6 +342,27 @@ def test_close_tells_the_peer():
     raises(StateError, pc.accept_offer, _offer("AB"), net.now)
 
 
+def test_release_after_close_drops_the_session_buffers():
+    net, pc, dev, bro = _session()
+    raises(StateError, pc.release)  # still connecting: close() first
+    assert net.run(until=lambda: _connected(pc, bro), timeout_ms=20000)
+    dev.echo = True
+    ch = bro.open("echo", net.now)
+    bro.send(ch, "hi", net.now)
+    assert net.run(until=lambda: bro.messages, timeout_ms=5000)
+    assert pc.out_channel is not None  # the last event's channel, which holds the association
+    pc.close(net.now)
+    net.run(timeout_ms=1000)
+    pc.release()
+    assert pc.dtls is None and pc.sctp is None and pc.channels is None
+    assert pc.out_data is None and pc.out_channel is None
+    # A late datagram or timer after release is counted, never raises.
+    before = pc.counters.unverified
+    pc.handle_datagram(bytearray(b"\x16\xfe\xfd" + bytes(20)), 23, _BRO, net.now)
+    pc.handle_timeout(net.now)
+    assert pc.counters.unverified == before + 1 and pc.poll() == events.NONE
+
+
 def test_idle_poll_and_timeout_allocate_nothing():
     net, pc, dev, bro = _session()
     assert net.run(until=lambda: _connected(pc, bro), timeout_ms=20000)

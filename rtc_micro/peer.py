@@ -212,6 +212,19 @@ class PeerConnection:
         self.ice.close(now)
         self._set_state(CLOSED, "closed by the application")
 
+    def release(self):
+        """After `close()` or failure: drop DTLS, SCTP and the channels (most of a session's
+        heap). MicroPython's GC is conservative: a stale pointer to this object (a register, a
+        dead stack slot) can keep it alive after its owner let go, and with it every buffer it
+        references; released, only the small ICE agent and this shell remain."""
+        if self.state not in (CLOSED, FAILED):
+            raise StateError("release() is for a closed or failed connection: close() first")
+        self.dtls = None
+        self.sctp = None
+        self.channels = None
+        self.out_data = None  # a view into an SCTP or DTLS buffer keeps that buffer alive
+        self.out_channel = None  # a channel keeps its association alive
+
     def stats(self):
         """Transport and candidate-pair stats with W3C webrtc-stats names (allocates a dict)."""
         c = self.counters
