@@ -6,7 +6,8 @@
 
 (N: `python tools/board_heap.py esp32 build/mpy examples/device.py` gives the board's budget plus
 the bytecode a board keeps in flash; `tools/demo` does this.) Serves `GET /` (a page that
-connects, shows the connection state and a data-channel console) and `POST /whep` (an SDP offer in, the answer out; `DELETE` on the Location ends the session). Every
+connects, shows the connection state and a data-channel console) and `POST /whep` (an SDP
+offer in, the answer out; `DELETE` on the Location ends the session). Every
 data channel a peer opens echoes (text stays text, binary stays binary), except one labelled
 `telemetry`, on which the device sends a JSON line per second: uptime, free heap, bytes sent.
 Session k (0, 1, ...) uses UDP port `--udp-port` + k (default: the HTTP port number). Lines

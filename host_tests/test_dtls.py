@@ -7,6 +7,7 @@ from rtc_micro.crypto import x509
 from rtc_micro.drivers.sim import Network
 from rtc_micro.dtls import Connection
 from rtc_micro.dtls import handshake as hs
+from rtc_micro import memory
 from rtc_micro.dtls import record as rec
 from rtc_micro.errors import ConfigError, StateError
 from host_tests.support import assert_no_alloc, raises
@@ -259,7 +260,7 @@ def test_replayed_and_tampered_records_after_connect():
 def _round_trip(client, srv, msg, rx):
     client.send(msg, 0, len(msg), 0)
     n = client.poll_transmit()
-    rec.copy_into(rx, 0, client.out_data, 0, n)
+    memory.copy_into(rx, 0, client.out_data, 0, n)
     srv.handle_packet(rx, n, 0)
     return srv.poll_event()
 

@@ -2,6 +2,7 @@
 # mptest-heap: 196608 (importing rtc_micro.dtls loads the connection and crypto modules)
 
 from rtc_micro.dtls import handshake as hs
+from rtc_micro import memory
 from rtc_micro.dtls import record as rec
 
 
@@ -120,10 +121,10 @@ def test_message_has_single_fragment_header():
 
 def test_copy_into_twins_agree():
     src = bytes(range(200))
-    for fn in (rec.copy_into, rec._copy_pure):
+    for fn in (memory.copy_into, memory._copy_pure):
         dst = bytearray(64)
         fn(dst, 3, src, 100, 50)
         assert bytes(dst[3:53]) == src[100:150] and dst[0:3] == b"\x00" * 3 and dst[53] == 0
     dst = bytearray(8)
-    rec.copy_into(dst, 0, memoryview(bytearray(src)), 7, 8)  # memoryview sources too
+    memory.copy_into(dst, 0, memoryview(bytearray(src)), 7, 8)  # memoryview sources too
     assert bytes(dst) == src[7:15]

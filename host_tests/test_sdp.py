@@ -157,7 +157,8 @@ def test_answer_firefox_offer():
     a = sdp.parse(sdp.create_answer(o, _local()))
     assert a.bundle() == ["0", "1"]
     assert a.media[0].direction == "inactive" and a.media[0].rtpmap("109") == "opus/48000/2"
-    assert a.media[1].sctp_port == 5000 and a.media[1].max_message_size == _PROFILE.max_message_size
+    assert a.media[1].sctp_port == 5000
+    assert a.media[1].max_message_size == _PROFILE.max_message_size
 
 
 def test_offer_without_anything_servable_names_what_is_missing():

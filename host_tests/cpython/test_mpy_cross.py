@@ -37,7 +37,8 @@ def test_every_module_cross_compiles(arch):
     with tempfile.TemporaryDirectory() as out:
         for rel in modules:
             r = subprocess.run(
-                [exe, "-march=" + arch, "-msmall-int-bits=31", "-o", os.path.join(out, "m.mpy"), rel],
+                [exe, "-march=" + arch, "-msmall-int-bits=31", "-o", os.path.join(out, "m.mpy"),
+                 rel],
                 cwd=ROOT, capture_output=True, text=True, timeout=60,
             )
             if r.returncode != 0:
@@ -48,7 +49,8 @@ def test_every_module_cross_compiles(arch):
 def test_cross_compile_catches_viper_overflow():
     """The lint is real: viper code that does not fit a 32-bit board is rejected."""
     exe = _mpy_cross()
-    bad = "import micropython\n@micropython.viper\ndef f(x: uint) -> uint:\n    return x ^ 0xFFFFFFFF\n"
+    bad = ("import micropython\n@micropython.viper\ndef f(x: uint) -> uint:\n"
+           "    return x ^ 0xFFFFFFFF\n")
     with tempfile.TemporaryDirectory() as out:
         src = os.path.join(out, "bad.py")
         with open(src, "w") as fh:

@@ -4,30 +4,4 @@ Plain functions over (buffer, offset, length) and small packetizer classes that 
 caller buffers. `copy_into` is the allocation-free byte copy they share.
 """
 
-import micropython
-
-from rtc_micro.compat import fast, ptr8  # noqa: F401  (viper annotation names)
-
-
-@micropython.viper
-def _copy_viper(dst: ptr8, dst_off: int, src: ptr8, src_off: int, n: int):
-    if dst_off <= src_off:
-        for i in range(n):
-            dst[dst_off + i] = src[src_off + i]
-    else:  # overlapping move to the right: copy backwards
-        i = n - 1
-        while i >= 0:
-            dst[dst_off + i] = src[src_off + i]
-            i -= 1
-
-
-def _copy_pure(dst, dst_off, src, src_off, n):
-    if dst is src:  # overlapping move: take a copy first
-        src = bytes(memoryview(src)[src_off:src_off + n])
-        src_off = 0
-    dst[dst_off:dst_off + n] = memoryview(src)[src_off:src_off + n]
-
-
-# copy_into(dst, dst_off, src, src_off, n): dst[dst_off:dst_off+n] = src[src_off:src_off+n]
-# without a slice object on MicroPython (overlapping moves inside one buffer are safe).
-copy_into = fast(_copy_viper, _copy_pure)
+from rtc_micro.memory import copy_into  # noqa: F401  (the codecs' shared byte copy)

@@ -14,23 +14,12 @@ from rtc_micro import compat
 from rtc_micro.compat import const, fast, ptr8, uint
 from rtc_micro.crypto import ghash
 from rtc_micro.crypto.bounds import check_span, misuse
+from rtc_micro.memory import copy_into
 
 KEY_SIZE = const(16)
 NONCE_SIZE = const(12)
 TAG_SIZE = const(16)
 _BATCH = const(16)  # counter blocks per ECB call: 256 bytes of keystream buffer per key
-
-
-@micropython.viper
-def _copy_viper(dst: ptr8, doff: int, src: ptr8, soff: int, n: int):
-    i = 0
-    while i < n:
-        dst[doff + i] = src[soff + i]
-        i += 1
-
-
-def _copy_pure(dst, doff, src, soff, n):
-    dst[doff : doff + n] = bytes(src[soff : soff + n])
 
 
 @micropython.viper
@@ -97,7 +86,6 @@ def _diff16_pure(a, b, boff):
     return d
 
 
-_copy = fast(_copy_viper, _copy_pure)
 _xor = fast(_xor_viper, _xor_pure)
 _ctr_fill = fast(_ctr_fill_viper, _ctr_fill_pure)
 _diff16 = fast(_diff16_viper, _diff16_pure)
@@ -168,9 +156,9 @@ class PortableAes128:
         check_span("src", src, src_off, 16)
         check_span("dst", dst, dst_off, 16)
         ks = self._ks_views[1]
-        _copy(ks, 0, src, src_off, 16)
+        copy_into(ks, 0, src, src_off, 16)
         self._ecb.encrypt(ks, ks)
-        _copy(dst, dst_off, ks, 0, 16)
+        copy_into(dst, dst_off, ks, 0, 16)
 
     def ctr_xor(self, counter16, buf, off, n):
         """XOR buf[off:off+n] with AES_K(counter), AES_K(inc32(counter)), ... (SP 800-38A §6.5).
@@ -179,7 +167,7 @@ class PortableAes128:
         """
         check_span("buf", buf, off, n)
         check_span("counter16", counter16, 0, 16)
-        _copy(self._ctr, 0, counter16, 0, 16)
+        copy_into(self._ctr, 0, counter16, 0, 16)
         self._ctr_run(buf, off, n)
 
     def _ctr_run(self, buf, off, n):
@@ -240,7 +228,7 @@ class PortableAesGcm:
     def _start(self, nonce12):
         """J0 = nonce || 0^31 || 1 (SP 800-38D §7.1); keep AES_K(J0); counter = inc32(J0)."""
         ctr = self._aes._ctr
-        _copy(ctr, 0, nonce12, 0, NONCE_SIZE)
+        copy_into(ctr, 0, nonce12, 0, NONCE_SIZE)
         ctr[12] = ctr[13] = ctr[14] = 0
         ctr[15] = 1
         self._aes._ecb.encrypt(ctr, self._ek0)
@@ -276,7 +264,7 @@ class PortableAesGcm:
             blk = self._blk
             for i in range(r, 16):
                 blk[i] = 0
-            _copy(blk, 0, data, off + n - r, r)
+            copy_into(blk, 0, data, off + n - r, r)
             ghash.update(self._gh, blk, 0, 16)
 
 

@@ -5,7 +5,8 @@ Endpoints wrap any sans-I/O machine with the common verbs:
   now)`; `handle_timeout(now)`;
 - out: `poll_transmit()` -> length `n` (0 when nothing), the datagram in `machine.out_data[:n]`,
   its destination in `machine.out_addr` when the machine is address-aware (else the endpoint's
-  `peer`); `poll_timeout()` -> absolute deadline in ticks or None; `poll_event()` -> kind (0: none).
+  `peer`); `poll_timeout()` -> absolute deadline in ticks or None; `poll_event()` -> kind
+  (0: none).
 
 `progress(a, b, ...)` advances the shared clock to the soonest delivery or deadline and runs it, as
 str0m's tests do. Loss, duplication, reordering, delay and jitter come per direction from a seeded

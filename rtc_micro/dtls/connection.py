@@ -15,6 +15,7 @@ from rtc_micro.crypto.random import random_bytes
 from rtc_micro.dtls import handshake as hs
 from rtc_micro.dtls import record as rec
 from rtc_micro.errors import ConfigError, StateError
+from rtc_micro.memory import copy_into
 
 CLIENT = "client"
 SERVER = "server"
@@ -243,7 +244,7 @@ class Connection:
         slot = self._tx_slot()
         if slot is None:
             return False
-        rec.copy_into(slot, rec.HEADER_LEN + rec.EXPLICIT_NONCE_LEN, buf, off, n)
+        copy_into(slot, rec.HEADER_LEN + rec.EXPLICIT_NONCE_LEN, buf, off, n)
         self._tx_commit(self._seal(slot, 0, rec.CT_APPLICATION_DATA, n))
         return True
 

@@ -5,9 +5,7 @@ records (RFC 5288 §3, RFC 6347 §4.1.2.1) carry an 8-byte explicit nonce (epoch
 ciphertext and a 16-byte tag.
 """
 
-import micropython
-
-from rtc_micro.compat import const, fast, ptr8
+from rtc_micro.compat import const
 
 CT_CHANGE_CIPHER_SPEC = const(20)
 CT_ALERT = const(21)
@@ -52,19 +50,6 @@ def record_seq(buf, off):
     return (((hi << 16) | mid) << 16) | lo
 
 
-@micropython.viper
-def _copy_viper(dst: ptr8, doff: int, src: ptr8, soff: int, n: int):
-    i = 0
-    while i < n:
-        dst[doff + i] = src[soff + i]
-        i += 1
-
-
-def _copy_pure(dst, doff, src, soff, n):
-    dst[doff : doff + n] = memoryview(src)[soff : soff + n]
-
-
-copy_into = fast(_copy_viper, _copy_pure)  # copy_into(dst, doff, src, soff, n), no allocation
 
 
 def push_record_header(buf, off, ctype, epoch, seq, length):

@@ -9,6 +9,7 @@ from rtc_micro import events
 from rtc_micro.compat import const, ticks_add, ticks_diff, ticks_min, urandom
 from rtc_micro.crypto.hmac import hmac_sha256
 from rtc_micro.errors import ConfigError, StateError
+from rtc_micro.memory import copy_into
 from rtc_micro.sctp import packet as P
 from rtc_micro.sctp.packet import (
     DATA_HEADER,
@@ -16,7 +17,6 @@ from rtc_micro.sctp.packet import (
     FLAG_END,
     FLAG_UNORDERED,
     HEADER,
-    copy_into,
     pull_rel,
     pull_small32,
     pull_u16,

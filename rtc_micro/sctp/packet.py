@@ -7,6 +7,7 @@ docs/sctp.md, "32-bit numbers on 32-bit boards").
 """
 
 from rtc_micro.compat import const, fast, ptr8, ptr32, uint  # noqa: F401
+from rtc_micro.memory import copy_into
 import micropython
 
 # Chunk types (RFC 9260 §3.2, RFC 3758 §3.2, RFC 6525 §3.1).
@@ -125,22 +126,6 @@ def _crc_c(src, off, n, dst):
 crc32c_into = fast(_crc_viper, _crc_pure if _crc_c_value is None else _crc_c)
 
 
-@micropython.viper
-def _copy_viper(dst, doff: int, src, soff: int, n: int):
-    d = ptr8(dst)
-    s = ptr8(src)
-    i = 0
-    while i < n:
-        d[doff + i] = s[soff + i]
-        i += 1
-
-
-def _copy_pure(dst, doff, src, soff, n):
-    dst[doff : doff + n] = src[soff : soff + n]
-
-
-# copy_into(dst, doff, src, soff, n): dst[doff:doff+n] = src[soff:soff+n] without a temporary.
-copy_into = fast(_copy_viper, _copy_pure)
 
 
 def seal(buf, n):

@@ -98,8 +98,8 @@ def _device(runtime):
         argv = [os.path.join(ROOT, ".venv", "bin", "micropython"), "-X", "heapsize=%d" % heap]
     else:
         argv = [sys.executable]
-    proc = subprocess.Popen(argv + ["examples/device.py", "--port", str(port), "--board", "esp32s3"],
-                            cwd=ROOT,
+    proc = subprocess.Popen(argv + ["examples/device.py", "--port", str(port),
+                                    "--board", "esp32s3"], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout.readline().startswith("listening"), "device did not start"
