@@ -1,4 +1,4 @@
-"""Byte moves shared by the protocols and codecs: `@viper` on MicroPython, a pure twin on CPython."""
+"""Byte moves shared by protocols and codecs: `@viper` on MicroPython, a pure twin on CPython."""
 
 import micropython
 
