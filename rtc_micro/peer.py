@@ -224,6 +224,7 @@ class PeerConnection:
         self.channels = None
         self.out_data = None  # a view into an SCTP or DTLS buffer keeps that buffer alive
         self.out_channel = None  # a channel keeps its association alive
+        self.remote = None  # the parsed offer keeps the offer's text
 
     def stats(self):
         """Transport and candidate-pair stats with W3C webrtc-stats names (allocates a dict)."""

@@ -1,6 +1,6 @@
 """End to end: headless Chromium loads the device's own page and echoes on a data channel.
 
-Issue 8 item 6(b). The device (examples/device.py) runs on the MicroPython Unix port (esp32
+Issue 8 item 6(b). The device (examples/device.py) runs on the MicroPython Unix port (Pico W
 profile; its heap as in test_e2e_aiortc.py: the board's budget plus bytecode) and on CPython.
 Chromium is Debian's /usr/bin/chromium,
 driven by Playwright (never a browser download); flags from docs/interop.md.
