@@ -434,6 +434,15 @@ class Connection:
         self._timeout_ms = self._initial_timeout_ms
         self._rexmit_at = ticks_add(now, self._timeout_ms)
 
+    def _send_flight(self, state, expect, now):
+        """Our flight is built: wait for `expect` in `state`, send it and arm its timer."""
+        if self.state == _FAILED:
+            return
+        self.state = state
+        self._expect = expect
+        self._arm_timer(now)
+        self._transmit_flight(False)
+
     def _transmit_flight(self, again):
         """Write our flight into datagrams of at most `mtu` bytes, fragmenting messages."""
         if not self._flight:  # none, or released after the handshake
@@ -805,12 +814,7 @@ class Connection:
             sig = ec.p256_sign(self.certificate.private_key, self._transcript.digest())
             self._handshake_message(hs.CERTIFICATE_VERIFY, hs.certificate_verify(sig))
         self._change_cipher_spec_and_finished(b"client finished")
-        if self.state == _FAILED:
-            return
-        self.state = _C_FINISHED
-        self._expect = hs.FINISHED
-        self._arm_timer(now)
-        self._transmit_flight(False)
+        self._send_flight(_C_FINISHED, hs.FINISHED, now)
 
     def _client_finished(self, body, n, seq, now):
         if not self._check_finished(body, n, b"server finished"):
@@ -893,12 +897,7 @@ class Connection:
         self._handshake_message(hs.SERVER_KEY_EXCHANGE, hs.server_key_exchange(params, sig))
         self._handshake_message(hs.CERTIFICATE_REQUEST, hs.certificate_request())
         self._handshake_message(hs.SERVER_HELLO_DONE, b"")
-        if self.state == _FAILED:
-            return
-        self.state = _S_CLIENT_FLIGHT
-        self._expect = hs.CERTIFICATE
-        self._arm_timer(now)
-        self._transmit_flight(False)
+        self._send_flight(_S_CLIENT_FLIGHT, hs.CERTIFICATE, now)
 
     def _server_client_key_exchange(self, body, n, seq, now):
         pub = hs.pull_client_key_exchange(body, 0, n)
