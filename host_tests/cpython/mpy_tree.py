@@ -32,11 +32,12 @@ def prelude(mpy_dir):
     return "import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\n" % (ROOT, mpy_dir)
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 nobody listens on (the device uses the same number for UDP)."""
+def free_port(kind=None):
+    """A port on 127.0.0.1 nobody uses: TCP by default (the device takes the same number for
+    UDP), UDP with `kind=socket.SOCK_DGRAM`."""
     import socket
 
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET, kind or socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 
+from host_tests.cpython import mpy_tree
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 
@@ -93,11 +95,7 @@ main()
 
 
 def _free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return mpy_tree.free_port(socket.SOCK_DGRAM)
 
 
 def _run(argv, driver):

@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from host_tests.cpython import mpy_tree  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 ECHO = os.path.join(ROOT, "examples", "dtls_echo.py")
@@ -41,11 +43,7 @@ def pem(tmp_path_factory):
 
 
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return mpy_tree.free_port(socket.SOCK_DGRAM)
 
 
 class Proc:
@@ -59,7 +57,8 @@ class Proc:
         )
         self.lines = []
         self._q = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self):
         for line in self.p.stdout:
@@ -72,7 +71,10 @@ class Proc:
                 if line.startswith(prefix):
                     return line
             left = deadline - time.monotonic()
-            if left <= 0 or (self.p.poll() is not None and self._q.empty()):
+            if self.p.poll() is not None and self._reader.is_alive():
+                self._reader.join(2)  # the process ended: let its last lines arrive first
+            if left <= 0 or (self.p.poll() is not None and not self._reader.is_alive()
+                             and self._q.empty()):
                 raise AssertionError(
                     "%s: no line %r within the limit; output:\n%s"
                     % (self.argv[0], prefix, "\n".join(self.lines))

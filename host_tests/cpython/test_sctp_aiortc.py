@@ -37,6 +37,8 @@ from rtc_micro.datachannel import OPEN, DataChannels  # noqa: E402
 from rtc_micro.dtls.connection import Connection  # noqa: E402
 from rtc_micro.sctp.association import Association  # noqa: E402
 
+from host_tests.cpython import mpy_tree  # noqa: E402
+
 LIMIT_S = 25
 MIB = 1024 * 1024
 # 1 MiB messages: the whole message must fit our send ring, chunk slots and message buffer.
@@ -287,11 +289,7 @@ PEER = os.path.join(ROOT, "host_tests", "cpython", "sctp_peer.py")
 
 
 def _free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return mpy_tree.free_port(socket.SOCK_DGRAM)
 
 
 def _peer_argv(runtime):
