@@ -8,7 +8,7 @@ rebuilds Annex-B access units (4-byte start codes) from payloads.
 
 import micropython
 
-from rtc_micro.codecs import copy_into
+from rtc_micro.codecs import FrameAssembler, copy_into
 from rtc_micro.compat import const, fast, ptr8  # noqa: F401  (viper annotation names)
 from rtc_micro.errors import ConfigError
 
@@ -222,19 +222,13 @@ class H264Packetizer:
         return n + 2
 
 
-class H264Depacketizer:
+class H264Depacketizer(FrameAssembler):
     """Rebuilds Annex-B access units: `push(buf, off, n, seq, marker)` -> length of a complete
     access unit in `frame[0:n]` (on the marker packet), else 0. A sequence gap or a broken
     FU-A drops the access unit (`lost_frames`); `keyframe` says whether it held an IDR."""
 
     def __init__(self, profile):
-        self.frame = bytearray(profile.video_frame_bytes)
-        self.len = 0
-        self.keyframe = False
-        self.lost_frames = 0
-        self.malformed = 0
-        self._expect = -1
-        self._broken = False
+        super().__init__(profile)
         self._in_fu = False
 
     def _reset(self):
@@ -255,17 +249,8 @@ class H264Depacketizer:
         if t == NAL_IDR or t == NAL_SPS:
             self.keyframe = True
 
-    def _append(self, buf, off, n):
-        if self._broken or self.len + n > len(self.frame):
-            self._broken = True
-            return
-        copy_into(self.frame, self.len, buf, off, n)
-        self.len += n
-
     def push(self, buf, off, n, seq, marker):
-        if self._expect >= 0 and seq != self._expect:
-            self._broken = True
-        self._expect = (seq + 1) & 0xFFFF
+        self._next_seq(seq)
         if n < 1:
             self._broken = True
         else:

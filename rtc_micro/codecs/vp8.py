@@ -5,7 +5,7 @@ accept every optional field on receive. Keyframes are seen in the VP8 payload he
 in the first byte of partition 0 (§4.3, RFC 6386 §9.1).
 """
 
-from rtc_micro.codecs import copy_into
+from rtc_micro.codecs import FrameAssembler, copy_into
 from rtc_micro.compat import const
 from rtc_micro.errors import ConfigError
 
@@ -112,25 +112,17 @@ class Vp8Packetizer:
         return _DESCRIPTOR + n
 
 
-class Vp8Depacketizer:
+class Vp8Depacketizer(FrameAssembler):
     """`push(buf, off, n, seq, marker)` -> a complete frame's length in `frame[0:n]` on the marker
     packet, else 0; gaps drop the frame (`lost_frames`); `keyframe` for the last frame."""
 
     def __init__(self, profile):
-        self.frame = bytearray(profile.video_frame_bytes)
-        self.len = 0
-        self.keyframe = False
-        self.lost_frames = 0
-        self.malformed = 0
+        super().__init__(profile)
         self.desc = Vp8Descriptor()
-        self._expect = -1
-        self._broken = False
         self._started = False
 
     def push(self, buf, off, n, seq, marker):
-        if self._expect >= 0 and seq != self._expect:
-            self._broken = True
-        self._expect = (seq + 1) & 0xFFFF
+        self._next_seq(seq)
         d = self.desc
         h = pull_descriptor(buf, off, n, d)
         if h < 0:
@@ -146,13 +138,8 @@ class Vp8Depacketizer:
                 self.keyframe = n > h and not (buf[off + h] & 1)
             if not self._started:
                 self._broken = True
-            elif not self._broken:
-                k = n - h
-                if self.len + k > len(self.frame):
-                    self._broken = True
-                else:
-                    copy_into(self.frame, self.len, buf, off + h, k)
-                    self.len += k
+            else:
+                self._append(buf, off + h, n - h)
         if not marker:
             return 0
         done = self.len if self._started and not self._broken else 0
