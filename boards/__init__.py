@@ -46,6 +46,10 @@ class Profile:
         # Media.
         self.nack_history = 256  # sent RTP packets kept for retransmission
         self.nack_slot_bytes = 1200
+        # An audio track's sent packets: browsers do not NACK audio, so a few small slots (RTP
+        # header + one 20-60 ms Opus or 20 ms G.711 frame) instead of the video history.
+        self.audio_history = 8
+        self.audio_slot_bytes = 640
         self.jitter_slots = 16
         self.jitter_slot_bytes = 640  # largest audio payload a jitter slot holds (Opus 20 ms)
         self.video_frame_bytes = 64 * 1024  # H.264/VP8 depacketizer: one access unit

@@ -180,6 +180,7 @@ class SimPeer:
         self.out_addr = None
         self.messages = []
         self.states = []
+        self.media = []  # (kind, seq, payload) of RTP_PACKET events
         self.echo = False
 
     def handle_datagram(self, buf, n, addr, now):
@@ -213,6 +214,11 @@ class SimPeer:
                 self.messages.append((pc.out_channel.label, binary, data))
                 if self.echo:
                     pc.send(pc.out_channel, data if binary else data.decode(), self.now)
+            elif k == events.KEYFRAME_REQUEST:
+                self.states.append(("keyframe", pc.out_track.kind))
+            elif k == events.RTP_PACKET:
+                self.media.append((pc.out_track.kind, pc.out_track.receiver.ev_seq,
+                                   bytes(pc.out_data)))
 
     def poll_event(self):
         return 0

@@ -121,7 +121,7 @@ class RtpSender:
 
     def __init__(self, profile, pt, clock_rate, ssrc=None, cname=b"rtc_micro", receiver=None,
                  session_bps=64000, mid=None, mid_id=0, abs_send_time_id=0, twcc_id=0,
-                 twcc=None, now=0):
+                 twcc=None, now=0, history=0, slot_bytes=0, tx_slots=0):
         if len(cname) > 255:
             raise ConfigError("cname must be at most 255 bytes")
         self.pt = pt
@@ -150,13 +150,16 @@ class RtpSender:
                 e = push_extension(tmpl, e, twcc_id, bytes(2), 0, 2)
             hl = end_extensions(tmpl, hl, e)
         self.header_len = hl
-        size = profile.nack_slot_bytes
+        # Slots: `history` x `slot_bytes` (default: the profile's NACK history, sized for video;
+        # an audio track passes its own, smaller sizes).
+        size = slot_bytes or profile.nack_slot_bytes
+        hist = history or profile.nack_history
         self._slot_bytes = size
         self.max_payload = min(size, profile.mtu - _SRTP_TRAILER) - hl
-        if profile.nack_history < 1 or self.max_payload < 1:
-            raise ConfigError("profile.nack_history must be >= 1 and nack_slot_bytes must "
-                                "exceed the %d-byte RTP header" % hl)
-        hist = profile.nack_history
+        if hist < 1 or self.max_payload < 1:
+            raise ConfigError("the RTP history needs >= 1 slot of more than the %d-byte RTP "
+                              "header (profile nack_history/nack_slot_bytes, audio_history/"
+                              "audio_slot_bytes)" % hl)
         self.slab = bytearray(size * hist)
         mv = memoryview(self.slab)
         self._views = [mv[i * size:(i + 1) * size] for i in range(hist)]
@@ -167,7 +170,7 @@ class RtpSender:
         self._rtcp = bytearray(profile.mtu)
         self._rtcp_view = memoryview(self._rtcp)
         self._rtcp_len = 0
-        self._tx = _Transmits(profile.transmit_slots)
+        self._tx = _Transmits(tx_slots or profile.transmit_slots)
         self.out_data = self._rtcp_view
         self.seq = _rand16()  # next sequence number (RFC 3550 §5.1: random start)
         self._ts = bytearray(urandom(4))  # timestamp of the next frame
@@ -188,6 +191,8 @@ class RtpSender:
         self.jitter = 0
         self.rtt_ms = -1
         self.remb_bps = -1
+        self.pli_count = 0  # PLIs and FIRs received for this stream (W3C pliCount, firCount)
+        self.fir_count = 0
         self._keyframe_requests = 0
         self._cur = rtcp.RtcpCursor()
         self._report_at = ticks_add(now, rtcp_interval_ms(2, 1, False, session_bps,
@@ -394,11 +399,13 @@ class RtpSender:
         fmt = cur.count
         if fmt == rtcp.FMT_PLI:
             if same4(buf, rtcp.media_ssrc_off(cur), self.ssrc, 0):
+                self.pli_count += 1
                 self._keyframe_requests += 1
         elif fmt == rtcp.FMT_FIR:
             o = cur.off + 12
             for _ in range(rtcp.fir_items(cur)):
                 if same4(buf, o, self.ssrc, 0):
+                    self.fir_count += 1
                     self._keyframe_requests += 1
                 o += 8
         elif fmt == rtcp.FMT_AFB:
@@ -536,6 +543,10 @@ class RtpReceiver:
         self.base_seq = 0
         self.bad_seq = -1
         self.received = 0
+        self.octets = 0  # payload bytes accepted (W3C bytesReceived; wraps at 2**30)
+        self.nack_count = 0  # NACK / PLI / FIR packets we sent (W3C nackCount, ...)
+        self.pli_count = 0
+        self.fir_count = 0
         self._expected_prior = 0
         self._received_prior = 0
         # Appendix A.8 jitter, scaled by 16.
@@ -570,6 +581,7 @@ class RtpReceiver:
         elif not self._update_seq(h.seq, now):
             return
         self.received += 1
+        self.octets = (self.octets + h.payload_len) & 0x3FFFFFFF
         # Interarrival jitter (A.8): D = (arrival difference) - (timestamp difference).
         if self.received > 1:
             arrival = ticks_diff(now, self._last_arrival) * self.clock_rate // 1000
@@ -644,14 +656,17 @@ class RtpReceiver:
             return
         o = self._report(now)
         if fir:
+            self.fir_count += 1
             self._fir_seq = (self._fir_seq + 1) & 255
             o = rtcp.push_fir(self._rtcp, o, self.ssrc, 0, self.remote_ssrc, 0, self._fir_seq)
         else:
+            self.pli_count += 1
             o = rtcp.push_pli(self._rtcp, o, self.ssrc, 0, self.remote_ssrc, 0)
         self._rtcp_len = o
         self._rtcp_pending = True
 
     def _queue_nack(self, first, count, now):
+        self.nack_count += 1
         blp = 0
         for k in range(count - 1):
             blp |= 1 << k

@@ -10,17 +10,28 @@
         CHANNEL_MESSAGE   -> pc.out_channel, pc.out_data (memoryview, valid until next poll),
                              pc.out_binary
         CHANNEL_CLOSED / CHANNEL_BUFFERED_LOW -> pc.out_channel
+        KEYFRAME_REQUEST  -> pc.out_track (PLI/FIR from the peer: send a keyframe next)
+        RTP_PACKET        -> pc.out_track, pc.out_data (the payload; pc.out_track.receiver has
+                             ev_seq, ev_marker, ev_ts)
     ch = pc.create_data_channel("telemetry", ordered=False, max_retransmits=0)
     pc.send(ch, "text" or b"binary", now)
+    mic = pc.add_track("audio", codecs=("opus", "pcmu"))     # before accept_offer (track.py)
+    mic.write_sample(frame, now)                             # once mic.ready
 
 Datagrams are sorted by first byte (RFC 7983 §7): 0-3 STUN -> ice, 20-63 DTLS -> dtls (only from
-an address that passed an authenticated ICE check), 128-191 RTP/RTCP (media: counted, dropped
-until the media issue), anything else dropped and counted. `poll()` pulls lazily from the inner
-machines, so a message's view stays valid until the next poll without a copy.
+an address that passed an authenticated ICE check), 128-191 SRTP/SRTCP (RFC 5761 §4: RTCP by
+payload type) -> unprotected in place, RTP to the track whose receiver has that SSRC, RTCP to
+every track; anything else dropped and counted. `poll()` pulls lazily from the inner machines, so
+a message's view stays valid until the next poll without a copy. Outgoing RTP/RTCP is copied
+from the sender's slot (which stays plaintext for NACK resends) to one buffer and protected there.
 """
 
 from rtc_micro import events, sdp
 from rtc_micro.compat import ticks_diff, ticks_min, urandom
+from rtc_micro.memory import copy_into
+from rtc_micro.rtp import is_rtcp, same4
+from rtc_micro.srtp import SrtpSession, overhead
+from rtc_micro.track import Track
 from rtc_micro.datachannel import DataChannels
 from rtc_micro.dtls import Connection
 from rtc_micro.errors import ConfigError, StateError
@@ -63,7 +74,9 @@ class Counters:
         self.packets_sent = 0
         self.bytes_sent = 0
         self.unverified = 0  # DTLS from an address without a successful ICE check
-        self.media_dropped = 0  # SRTP/SRTCP before media support
+        self.media_dropped = 0  # SRTP/SRTCP before keys (no media negotiated, DTLS not up)
+        self.srtp_failed = 0  # SRTP/SRTCP that did not authenticate (or replays)
+        self.media_unrouted = 0  # RTP for no receiving track (unknown SSRC / payload type)
         self.malformed = 0  # first byte in no RFC 7983 range
         self.no_route = 0  # DTLS output before any peer address is known
         self.dtls_full = 0  # SCTP packets dropped: DTLS transmit ring full
@@ -74,13 +87,16 @@ class Counters:
 class PeerConnection:
     """One session with one browser (or any WebRTC peer); the device is ICE-lite."""
 
-    def __init__(self, profile, certificate, host, port, setup="active", capabilities=()):
+    def __init__(self, profile, certificate, host, port, setup="active", tracks=()):
         self.profile = profile
         self.certificate = certificate
         self.local = sdp.LocalTransport(_ice_text(8), _ice_text(24), certificate.fingerprint(),
                                         host, port, setup=setup,
                                         max_message_size=profile.max_message_size)
-        self.capabilities = capabilities
+        self.tracks = list(tracks)  # track.Track, also the SDP media capabilities
+        self.srtp_tx = None  # SrtpSession for what we send, once DTLS is up
+        self.srtp_rx = None
+        self._srtp_buf = None
         self.ice = IceLiteAgent(profile, self.local.ice_ufrag, self.local.ice_pwd)
         self.dtls = None
         self.sctp = None
@@ -100,6 +116,7 @@ class PeerConnection:
         self.out_data = None
         self.out_addr = None
         self.out_channel = None
+        self.out_track = None
         self.out_binary = False
         self.ev_reason = ""
         self.ev_state = NEW
@@ -127,7 +144,7 @@ class PeerConnection:
         desc = sdp.parse(text)
         if kind == "offer":
             # Validates the offer and raises what is missing before anything changes.
-            sdp.create_answer(desc, self.local, self.capabilities, self._sess_id, 1)
+            sdp.create_answer(desc, self.local, self.tracks, self._sess_id, 1)
             tp = desc.transport()
             setup = sdp.answer_setup(tp.setup, self.local.setup)
         elif kind == "answer":
@@ -143,6 +160,7 @@ class PeerConnection:
                 raise StateError("ICE restart / new certificate is not supported: close this "
                                  "session and start a new one")
             self.remote = desc  # renegotiation on the same transport (RFC 8829 §5.7)
+            self._attach_tracks(desc, kind, now)
             return
         self.remote = desc
         self.role = sdp.dtls_role(setup, tp.setup)
@@ -156,13 +174,14 @@ class PeerConnection:
             self.channels = DataChannels(self.sctp, self.role == "client")
             self.remote_max_message_size = sdp.remote_max_message_size(
                 dc, self.profile.max_message_size)
+        self._attach_tracks(desc, kind, now)
         self._set_state(CONNECTING, "remote description applied: waiting for ICE checks")
 
     def create_answer(self):
         if self.remote is None or self._offered:
             raise StateError("create_answer() needs a remote offer first")
         self._version += 1
-        return sdp.create_answer(self.remote, self.local, self.capabilities, self._sess_id,
+        return sdp.create_answer(self.remote, self.local, self.tracks, self._sess_id,
                                  self._version)
 
     def create_offer(self):
@@ -172,9 +191,33 @@ class PeerConnection:
             raise StateError("renegotiation offers from the device are not supported")
         self._offered = True
         self._version += 1
-        return sdp.create_offer(self.local, self.capabilities, self._sess_id, self._version)
+        return sdp.create_offer(self.local, self.tracks, self._sess_id, self._version)
+
+    def _attach_tracks(self, desc, kind, now):
+        """Make the RTP machines of every negotiated track (new ones too, on renegotiation)."""
+        for t in self.tracks:
+            if kind == "answer" and t.mid is not None:
+                t.accept(desc.section(t.mid))
+            if t.mid is not None:
+                t.attach(self.profile, now)
+        if self.dtls is not None and self.dtls.connected and self.srtp_tx is None:
+            self._start_srtp()
+        elif self.srtp_tx is not None:
+            for t in self.tracks:
+                t.ready = t.sender is not None
 
     # ---- API --------------------------------------------------------------------------------
+
+    def add_track(self, kind, codecs=None, direction="sendonly", **options):
+        """A media track (track.Track: kind "audio"/"video", codecs, direction, stream_id,
+        track_id, cname, jitter). Before accept_offer()/create_offer(); a track added to a live
+        session joins at the next offer (renegotiation)."""
+        t = Track(kind, codecs, direction, **options)
+        if len(self.tracks) >= self.profile.max_tracks:
+            raise ConfigError("the board allows %d tracks (profile max_tracks)"
+                              % self.profile.max_tracks)
+        self.tracks.append(t)
+        return t
 
     def create_data_channel(self, label, ordered=True, max_retransmits=None,
                             max_packet_life_time=None, protocol="", negotiated=False, id=None):
@@ -207,6 +250,12 @@ class PeerConnection:
         self._now = now
         if self.sctp is not None:
             self.sctp.abort("closed by the application", now)
+        for t in self.tracks:
+            if t.sender is not None and t.ready:
+                t.sender.close(now)  # BYE (RFC 3550 §6.6)
+            if t.receiver is not None:
+                t.receiver.send_reports = False
+            t.ready = False
         if self.dtls is not None:
             self.dtls.close(now)
         self.ice.close(now)
@@ -222,6 +271,10 @@ class PeerConnection:
         self.dtls = None
         self.sctp = None
         self.channels = None
+        self.srtp_tx = self.srtp_rx = self._srtp_buf = None
+        for t in self.tracks:
+            t.release()
+        self.out_track = None
         self.out_data = None  # a view into an SCTP or DTLS buffer keeps that buffer alive
         self.out_channel = None  # a channel keeps its association alive
         self.remote = None  # the parsed offer keeps the offer's text
@@ -244,8 +297,17 @@ class PeerConnection:
             "iceRole": "controlled",
             "iceLocalUsernameFragment": self.local.ice_ufrag,
             "selectedCandidatePairRemote": self.ice.selected_addr,
+            "srtpFailed": c.srtp_failed,
+            "rtp": self.rtp_stats(),
         }
         return st
+
+    def rtp_stats(self):
+        """W3C outbound-rtp / remote-inbound-rtp / inbound-rtp dictionaries of every track."""
+        out = []
+        for t in self.tracks:
+            out.extend(t.stats())
+        return out
 
     # ---- machine contract ------------------------------------------------------------------
 
@@ -268,9 +330,56 @@ class PeerConnection:
             self._dtls_addr = addr
             self.dtls.handle_packet(buf, n, now)
         elif 128 <= b < 192:
-            c.media_dropped += 1
+            self._handle_media(buf, n, addr, now)
         else:
             c.malformed += 1
+
+    def _handle_media(self, buf, n, addr, now):
+        c = self.counters
+        rx = self.srtp_rx
+        if rx is None:
+            c.media_dropped += 1
+            return
+        if not self._verified(addr):
+            c.unverified += 1
+            return
+        if is_rtcp(buf, n):
+            m = rx.unprotect_rtcp(buf, n)
+            if m < 0:
+                c.srtp_failed += 1
+                return
+            for t in self.tracks:  # each machine keeps the reports about its own SSRC
+                if t.sender is not None:
+                    t.sender.handle_packet(buf, m, now)
+                if t.receiver is not None:
+                    t.receiver.handle_packet(buf, m, now)
+            return
+        m = rx.unprotect_rtp(buf, n)
+        if m < 0:
+            c.srtp_failed += 1
+            return
+        t = self._route(buf)
+        if t is None:
+            c.media_unrouted += 1
+            return
+        t.receiver.handle_packet(buf, m, now)
+
+    def _route(self, buf):
+        """The receiving track for an RTP packet: by SSRC once known, else the first track
+        still without a source whose payload type matches (RFC 8843 §9.2 fallback)."""
+        pt = buf[1] & 127
+        spare = None
+        for t in self.tracks:
+            r = t.receiver
+            if r is None:
+                continue
+            if r.has_source:
+                if same4(buf, 8, r.remote_ssrc, 0):
+                    return t
+            elif spare is None and pt == t.pt and (
+                    t.remote_ssrc is None or t.remote_ssrc == int.from_bytes(buf[8:12], "big")):
+                spare = t
+        return spare
 
     def _verified(self, addr):
         """True when `addr` sent us an authenticated ICE check (RFC 8445 §7.3.1.4)."""
@@ -287,6 +396,12 @@ class PeerConnection:
             _fire(self.dtls, now)
         if self.channels is not None:
             _fire(self.channels, now)
+        if self.srtp_tx is not None:
+            for t in self.tracks:
+                if t.sender is not None:
+                    _fire(t.sender, now)
+                if t.receiver is not None:
+                    _fire(t.receiver, now)
 
     def poll_timeout(self):
         t = self.ice.poll_timeout()
@@ -294,6 +409,12 @@ class PeerConnection:
             t = ticks_min(t, self.dtls.poll_timeout())
         if self.channels is not None:
             t = ticks_min(t, self.channels.poll_timeout())
+        if self.srtp_tx is not None:
+            for tr in self.tracks:
+                if tr.sender is not None:
+                    t = ticks_min(t, tr.sender.poll_timeout())
+                if tr.receiver is not None:
+                    t = ticks_min(t, tr.receiver.poll_timeout())
         return t
 
     def poll(self):
@@ -308,6 +429,10 @@ class PeerConnection:
             n = ice.poll_transmit()
             if n:
                 return self._transmit(ice.out_data, n, ice.out_addr)
+            if self.srtp_tx is not None:  # media first: it is real-time (and a BYE precedes
+                k = self._poll_media()    # close_notify)
+                if k:
+                    return k
             if dtls is not None:
                 n = dtls.poll_transmit()
                 if n:
@@ -346,6 +471,62 @@ class PeerConnection:
 
     # ---- internals -------------------------------------------------------------------------
 
+    def _poll_media(self):
+        """The next media output: a protected RTP/RTCP TRANSMIT, KEYFRAME_REQUEST, RTP_PACKET."""
+        for t in self.tracks:
+            s = t.sender
+            if s is not None:
+                n = s.poll_transmit()
+                if n:
+                    return self._protect(s.out_data, n)
+                if s.poll_event():
+                    self.out_track = t
+                    return events.KEYFRAME_REQUEST
+            r = t.receiver
+            if r is not None:
+                n = r.poll_transmit()
+                if n:
+                    return self._protect(r.out_data, n)
+                if r.poll_event():
+                    self.out_track = t
+                    self.out_data = r.ev_data[0:r.ev_len]
+                    return events.RTP_PACKET
+        return events.NONE
+
+    def _protect(self, src, n):
+        """Copy a plaintext RTP/RTCP packet to the SRTP buffer, protect it there, transmit."""
+        addr = self.ice.selected_addr or self._dtls_addr
+        if addr is None:
+            self.counters.no_route += 1
+            return events.NONE
+        b = self._srtp_buf
+        copy_into(b, 0, src, 0, n)
+        if is_rtcp(b, n):
+            n = self.srtp_tx.protect_rtcp(b, n)
+        else:
+            n = self.srtp_tx.protect_rtp(b, n)
+        return self._transmit(b, n, addr)
+
+    def _start_srtp(self):
+        """DTLS-SRTP keys (RFC 5764 §4.2): the client's keys protect what the client sends."""
+        if not any(t.sender is not None or t.receiver is not None for t in self.tracks):
+            return
+        d = self.dtls
+        if not d.srtp_profile:
+            self._fail("DTLS negotiated no SRTP profile (use_srtp, RFC 5764): media cannot flow")
+            return
+        ck, cs, sk, ss = d.srtp_keys()
+        if self.role == "client":
+            tx, rx = (ck, cs), (sk, ss)
+        else:
+            tx, rx = (sk, ss), (ck, cs)
+        p = self.profile
+        self.srtp_tx = SrtpSession(d.srtp_profile, tx[0], tx[1], p)
+        self.srtp_rx = SrtpSession(d.srtp_profile, rx[0], rx[1], p)
+        self._srtp_buf = bytearray(p.mtu + overhead(d.srtp_profile) + 4)  # + SRTCP index
+        for t in self.tracks:
+            t.ready = t.sender is not None
+
     def _transmit(self, buf, n, addr):
         self.out_data = buf[0:n]  # sendto needs the exact length: one small view per datagram
         self.out_addr = addr
@@ -370,6 +551,7 @@ class PeerConnection:
 
     def _on_dtls(self, k):
         if k == events.DTLS_CONNECTED:
+            self._start_srtp()
             if self.sctp is not None:
                 self.sctp.connect(self._now)
             self._set_state(CONNECTED, "DTLS connected (%s)" % self.role)
@@ -393,6 +575,8 @@ class PeerConnection:
             self._set_state(CLOSED, "SCTP: " + self.channels.ev_reason)
 
     def _fail(self, reason):
+        for t in self.tracks:
+            t.ready = False
         if self.state != FAILED and self.state != CLOSED:
             self._set_state(FAILED, reason)
 

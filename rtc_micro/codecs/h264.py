@@ -64,29 +64,35 @@ def nal_end(buf, start, end):
     return e
 
 
-def access_unit_end(buf, pos, end):
-    """Where the access unit starting at `pos` (on a start code) ends in an Annex-B stream.
-
-    A new one begins at an AUD, SPS, PPS or SEI after a slice, or at a slice whose
-    first_mb_in_slice is 0 (its first header bit set) (H.264 §7.4.1.2.3).
-    """
-    seen_slice = False
+def _unit_start(buf, pos, end, seen_slice):
+    """The header offset of the first NAL unit after `pos` that begins a new access unit, or -1:
+    an AUD, SPS, PPS or SEI after a slice, or a slice whose first_mb_in_slice is 0 (its first
+    header bit set) (H.264 §7.4.1.2.3). `seen_slice`: a slice of this unit came before `pos`."""
     s = find_start(buf, pos, end)
     while s >= 0:
         t = buf[s] & 31
         if t == NAL_IDR or t == 1:
             if seen_slice and s + 1 < end and buf[s + 1] & 0x80:
-                break
+                return s
             seen_slice = True
         elif seen_slice and (t == NAL_AUD or t == NAL_SPS or t == NAL_PPS or t == NAL_SEI):
-            break
+            return s
         s = find_start(buf, s, end)
-    if s < 0:
-        return end
+    return -1
+
+
+def _code_start(buf, s, low):
+    """Where the start code in front of NAL header `s` begins (its leading zeros included)."""
     e = s - 3
-    while e > pos and buf[e - 1] == 0:
+    while e > low and buf[e - 1] == 0:
         e -= 1
     return e
+
+
+def access_unit_end(buf, pos, end):
+    """Where the access unit starting at `pos` (on a start code) ends in an Annex-B stream."""
+    s = _unit_start(buf, pos, end, False)
+    return end if s < 0 else _code_start(buf, s, pos)
 
 
 class H264Packetizer:
@@ -305,3 +311,78 @@ class H264Depacketizer(FrameAssembler):
         else:
             self.malformed += 1
             self._broken = True
+
+
+class AnnexBReader:
+    """Access units of an Annex-B H.264 stream, one at a time, through a buffer of
+    `profile.video_frame_bytes` (a board streams a file from flash without holding it).
+
+    `src` is bytes/bytearray or a file object (`readinto`, `seek` for `rewind`).
+    `next_access_unit()` -> n: the unit is `buf[off:off+n]`, valid until the next call; 0 at the
+    end of the stream. A unit larger than the buffer is skipped and counted in `oversize`.
+    """
+
+    def __init__(self, src, profile):
+        self.buf = bytearray(profile.video_frame_bytes)
+        self._bv = memoryview(self.buf)
+        self._file = src if hasattr(src, "readinto") else None
+        self._mem = None if self._file is not None else src
+        self.off = 0
+        self.oversize = 0
+        self.rewind()
+
+    def rewind(self):
+        """Back to the start of the stream (a file's first unit is its first keyframe)."""
+        if self._file is not None:
+            self._file.seek(0)
+        self._mpos = 0
+        self._start = 0  # unread data is buf[_start:_end]
+        self._end = 0
+        self._eof = False
+
+    def _fill(self):
+        """Move the unread data to the front and read more behind it; False when none came."""
+        n = self._end - self._start
+        if self._start:
+            copy_into(self.buf, 0, self.buf, self._start, n)
+        self._start = 0
+        self._end = n
+        room = len(self.buf) - n
+        if self._file is not None:
+            got = self._file.readinto(self._bv[n:]) or 0
+        else:
+            got = min(room, len(self._mem) - self._mpos)
+            copy_into(self.buf, n, self._mem, self._mpos, got)
+            self._mpos += got
+        self._end += got
+        if got == 0:
+            self._eof = True
+        return got > 0
+
+    def next_access_unit(self):
+        while True:
+            s = self._start
+            e = access_unit_end(self.buf, s, self._end) if self._end > s else s
+            if e < self._end or (self._eof and e > s):
+                self.off = s
+                self._start = e
+                return e - s
+            if self._eof:
+                return 0
+            if s == 0 and self._end == len(self.buf):  # larger than the buffer: skip it
+                self.oversize += 1
+                self._skip_unit()
+                continue
+            self._fill()
+
+    def _skip_unit(self):
+        """Drop the rest of a unit that does not fit, up to the next unit's first NAL (its
+        first slice lies in the full buffer, so every later slice with first_mb 0 starts one)."""
+        while True:
+            self._start = self._end - 4  # a start code and header byte may straddle the refill
+            if not self._fill():
+                return
+            s = _unit_start(self.buf, 0, self._end, True)
+            if s >= 0:
+                self._start = _code_start(self.buf, s, 0)
+                return
