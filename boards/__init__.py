@@ -55,6 +55,9 @@ class Profile:
         self.video_frame_bytes = 64 * 1024  # H.264/VP8 depacketizer: one access unit
         self.ogg_page_bytes = 8 * 1024  # Ogg reader: largest page (and packet) held
         self.max_tracks = 4
+        # Video tracks a session may send: each keeps `nack_history` x `nack_slot_bytes` of sent
+        # packets, and a file source one `video_frame_bytes` frame (0: audio only).
+        self.video_tracks = 1
         self.srtp_max_ssrcs = 8  # SSRCs one SRTP session tracks (ROC, replay windows), 50 B each
         # Signaling.
         self.http_max_request = 16 * 1024

@@ -1,4 +1,4 @@
-"""The demo device: a web page and WHEP signaling over HTTP, data channels over WebRTC.
+"""The demo device: a web page and WHEP signaling over HTTP, data channels, audio and video.
 
     micropython -X heapsize=N examples/device.py [--port 8080] [--host 127.0.0.1]
                                                     [--board esp32] [--udp-port N]
@@ -10,6 +10,10 @@ connects, shows the connection state and a data-channel console) and `POST /whep
 offer in, the answer out; `DELETE` on the Location ends the session). Every
 data channel a peer opens echoes (text stays text, binary stays binary), except one labelled
 `telemetry`, on which the device sends a JSON line per second: uptime, free heap, bytes sent.
+If the offer asks for audio the device sends a 440 Hz tone: G.711 (PCMU/PCMA) made on the device,
+or the shipped Ogg Opus clip when the offer prefers Opus; if it asks for video (boards with
+`video_tracks`), the shipped H.264 clip from its first keyframe, and from it again on PLI/FIR.
+Media files are read from examples/media/ a page (or a frame) at a time.
 Session k (0, 1, ...) uses UDP port `--udp-port` + k (default: the HTTP port number). Lines
 printed: `listening http://HOST:PORT/`, `session ID STATE REASON`, `channel ID open LABEL`.
 """
@@ -22,10 +26,13 @@ sys.path.append(_here + "/..")  # after MICROPYPATH: precompiled modules win
 import asyncio  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 
 import boards  # noqa: E402
 from rtc_micro import events  # noqa: E402
-from rtc_micro.compat import ticks_diff, ticks_ms, urandom  # noqa: E402
+from rtc_micro.codecs import g711, opus  # noqa: E402
+from rtc_micro.codecs.h264 import AnnexBReader  # noqa: E402
+from rtc_micro.compat import ticks_add, ticks_diff, ticks_ms, urandom  # noqa: E402
 from rtc_micro.crypto import ec, x509  # noqa: E402
 from rtc_micro.drivers.aio import Driver  # noqa: E402
 from rtc_micro.errors import StateError  # noqa: E402
@@ -39,7 +46,10 @@ padding:.5em;height:20em;overflow:auto}</style></head>
 <body><h1>rtc_micro device</h1>
 <p>connection: <b id="state">new</b> <button id="go">connect</button>
 <button id="stop" disabled>hang up</button></p>
+<p><label><input type="checkbox" id="audio" checked> audio</label>
+<label><input type="checkbox" id="video" checked> video</label></p>
 <p><input id="msg" value="hello device" size="40"> <button id="send" disabled>send</button></p>
+<p><video id="player" autoplay playsinline muted width="320" height="240"></video></p>
 <div id="log"></div>
 <script>
 const $ = (id) => document.getElementById(id);
@@ -48,8 +58,15 @@ const log = (s) => { $("log").textContent += s + "\\n"; $("log").scrollTop = 1e9
 window.rtcState = () => pc ? pc.connectionState : "new";
 window.rtcEchoes = [];
 window.rtcTelemetry = [];
-async function connect() {
+const stream = new MediaStream();
+async function connect(opts) {
+  opts = opts || {audio: $("audio").checked, video: $("video").checked};
   pc = new RTCPeerConnection();
+  // The device only sends media: receive-only transceivers; it answers what it has.
+  if (opts.audio) pc.addTransceiver("audio", {direction: "recvonly"});
+  if (opts.video) pc.addTransceiver("video", {direction: "recvonly"});
+  pc.ontrack = (e) => { stream.addTrack(e.track); $("player").srcObject = stream;
+                        $("player").muted = false; log("track " + e.track.kind); };
   pc.onconnectionstatechange = () => { $("state").textContent = pc.connectionState;
                                        log("state " + pc.connectionState); };
   echo = pc.createDataChannel("echo");
@@ -73,7 +90,12 @@ async function hangup() {
 }
 window.rtcConnect = connect;
 window.rtcSend = (s) => echo.send(s);
-$("go").onclick = connect;
+window.rtcInbound = async () => {  // inbound-rtp stats by kind (webrtc-stats)
+  const out = {};
+  (await pc.getStats()).forEach((s) => { if (s.type == "inbound-rtp") out[s.kind] = s; });
+  return out;
+};
+$("go").onclick = () => connect();
 $("stop").onclick = hangup;
 $("send").onclick = () => echo.send($("msg").value);
 </script></body></html>
@@ -81,6 +103,84 @@ $("send").onclick = () => echo.send($("msg").value);
 
 
 _BACKLOG = 4  # echoes held while the send buffer is full (copies: bounded)
+_MEDIA = _here + "/media/"
+_TONE_HZ = 440
+_TONE_PERIOD = 200  # samples at 8 kHz: 440/8000 = 11/200, the tone repeats every 200 samples
+_AUDIO_MS = 20
+_VIDEO_FPS = 15  # the shipped clip's frame rate
+
+
+def _tone_table(codec):
+    """A 440 Hz tone in G.711 with room for any 20 ms window: 200 + 160 samples, encoded once."""
+    n = _TONE_PERIOD + 160
+    pcm = bytearray(2 * n)
+    for i in range(n):
+        v = int(8000 * math.sin(2 * math.pi * _TONE_HZ * i / 8000)) & 0xFFFF
+        pcm[2 * i] = v & 255
+        pcm[2 * i + 1] = v >> 8
+    out = bytearray(n)
+    (g711.ulaw_encode if codec == "pcmu" else g711.alaw_encode)(pcm, 0, n, out, 0)
+    return out
+
+
+class AudioSource:
+    """20 ms frames for the negotiated codec: the G.711 tone, or the Ogg Opus clip, looped."""
+
+    def __init__(self, track, profile):
+        self.track = track
+        self.phase = 0
+        self.headers = 2  # OpusHead, OpusTags (RFC 7845 §3) precede the audio packets
+        self.file = self.ogg = self.table = None
+        if track.codec == "opus":
+            self.file = open(_MEDIA + "tone440.opus", "rb")
+            self.ogg = opus.OggReader(self.file, profile)
+        else:
+            self.table = _tone_table(track.codec)
+
+    def send(self, now):
+        if self.ogg is None:
+            self.track.write_sample(self.table, now, off=self.phase, n=160)
+            self.phase = (self.phase + 160) % _TONE_PERIOD
+            return
+        r = self.ogg
+        while True:
+            n = r.next_packet()
+            if n < 0:
+                r.rewind()
+                self.headers = 2
+            elif self.headers:
+                self.headers -= 1
+            else:
+                break
+        self.track.write_sample(r.packet, now, n=n)
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+
+
+class VideoSource:
+    """The H.264 clip, an access unit per frame, looped; `keyframe()` restarts it (its first
+    unit is an IDR picture)."""
+
+    def __init__(self, track, profile):
+        self.track = track
+        self.file = open(_MEDIA + "pattern.h264", "rb")
+        self.reader = AnnexBReader(self.file, profile)
+
+    def keyframe(self):
+        self.reader.rewind()
+
+    def send(self, now):
+        r = self.reader
+        n = r.next_access_unit()
+        if not n:
+            r.rewind()
+            n = r.next_access_unit()
+        self.track.write_frame(r.buf, now, duration=90000 // _VIDEO_FPS, off=r.off, n=n)
+
+    def close(self):
+        self.file.close()
 
 
 def parse_args(argv):
@@ -130,11 +230,15 @@ class Session:
         self.slot = slot
         self.pc = pc
         self.telemetry = []  # open channels labelled "telemetry"
+        self.audio = self.video = None  # AudioSource / VideoSource once the tracks are ready
+        self.closed = False
         self.backlog = []  # echoes waiting for room in the send buffer: [(channel, message)]
         self.dropped = 0  # echoes dropped: backlog full
         self.driver = Driver(pc, device.host, device.udp_port + slot,
                              device.profile.rx_buffer, self.on_event)
         self.task = asyncio.create_task(self.driver.run())
+        if any(t.mid is not None for t in pc.tracks):
+            asyncio.create_task(self.media())
 
     def on_event(self, pc, kind):
         """Runs inside the driver's drain: details are valid only during this call."""
@@ -145,6 +249,9 @@ class Session:
                 self.echo(ch, pc.out_data, pc.out_binary, now)
         elif kind == events.CHANNEL_BUFFERED_LOW:
             self.retry(now)
+        elif kind == events.KEYFRAME_REQUEST:
+            if self.video is not None:
+                self.video.keyframe()
         elif kind == events.CHANNEL_OPEN:
             ch = pc.out_channel
             print("channel %s open %s" % (self.sid, ch.label))
@@ -185,6 +292,53 @@ class Session:
                 return
             self.backlog.pop(0)
 
+    async def media(self):
+        """Audio every 20 ms and video every 1/15 s, paced against the clock (no drift), from
+        when DTLS-SRTP is up until the session ends."""
+        pc = self.pc
+        while not self.closed and not any(t.ready for t in pc.tracks):
+            await asyncio.sleep(0.02)
+        p = self.device.profile
+        for t in pc.tracks:
+            if t.ready and t.kind == "audio":
+                self.audio = AudioSource(t, p)
+            elif t.ready and t.kind == "video":
+                self.video = VideoSource(t, p)
+        start = ticks_ms()
+        audio_at = video_at = start
+        frames = 0
+        while not self.closed:
+            now = ticks_ms()
+            if pc.state != "connected":  # disconnected for now: hold, resume where we were
+                audio_at = video_at = start = now
+                frames = 0
+            elif self.audio is not None and ticks_diff(now, audio_at) >= 0:
+                self.audio.send(now)
+                audio_at = ticks_add(audio_at, _AUDIO_MS)
+                if ticks_diff(now, audio_at) > 200:  # stalled: skip ahead, do not burst
+                    audio_at = ticks_add(now, _AUDIO_MS)
+            if self.video is not None and pc.state == "connected" and \
+                    ticks_diff(now, video_at) >= 0:
+                self.video.send(now)
+                frames += 1
+                video_at = ticks_add(start, frames * 1000 // _VIDEO_FPS)
+                if ticks_diff(now, video_at) > 500:
+                    start = now
+                    frames = 0
+                    video_at = now
+            self.driver.flush()
+            now = ticks_ms()
+            wait = _AUDIO_MS
+            if self.audio is not None:
+                wait = min(wait, ticks_diff(audio_at, now))
+            if self.video is not None:
+                wait = min(wait, ticks_diff(video_at, now))
+            await asyncio.sleep(max(wait, 1) / 1000)
+        for src in (self.audio, self.video):
+            if src is not None:
+                src.close()
+        self.audio = self.video = None
+
     def tick(self, now):
         """One telemetry line on each telemetry channel (RFC 8259 JSON)."""
         self.retry(now)
@@ -198,6 +352,7 @@ class Session:
         self.driver.flush()
 
     def close(self):
+        self.closed = True
         if self.pc.state not in ("closed", "failed"):
             self.pc.close(ticks_ms())
             self.driver.flush()
@@ -244,6 +399,9 @@ class Device:
         self.reserve[slot] = None
         gc.collect()
         pc = PeerConnection(self.profile, self.certificate, self.host, self.udp_port + slot)
+        pc.add_track("audio", codecs=("opus", "pcmu", "pcma"))  # the offer's first choice wins
+        if self.profile.video_tracks:
+            pc.add_track("video", codecs=("h264",))
         answer = pc.accept_offer(text, ticks_ms())  # ConfigError: HTTP 400 with the reason
         sid = "".join("%02x" % b for b in urandom(6))
         self.sessions[sid] = Session(self, sid, slot, pc)

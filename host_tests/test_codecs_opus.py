@@ -138,6 +138,10 @@ def test_shipped_file_plays_on_a_board_profile():
                 break
             samples += opus.packet_samples(r.packet, 0, n)
             packets += 1
+        granule = r.granule
+        r.rewind()  # loop the clip: the same header again, no new buffers
+        assert opus.pull_opus_head(r.packet, 0, r.next_packet(), head) and r.granule == 0
+        r.granule = granule
     assert packets >= 100 and samples == packets * 960  # 20 ms each: the RTP timestamp step
     # The last page's granule trims the padding of the last packet (RFC 7845 §4.4): 2 s exactly.
     assert r.granule - head.pre_skip == 96000 and r.granule <= samples

@@ -6,19 +6,20 @@ parses what the device sends, sends its own RTP and RTCP (PLI), with the same mo
 """
 
 import boards
-from host_tests.support import assert_no_alloc
+from host_tests.support import assert_no_alloc, raises
 from host_tests.test_peer import _BRO, _DEV, Browser, SimPeer, _certs, _connected, \
     _offer
 from rtc_micro import events, rtcp
 from rtc_micro.codecs import g711
 from rtc_micro.codecs.h264 import H264Depacketizer
 from rtc_micro.drivers.sim import Network
+from rtc_micro.errors import ConfigError
 from rtc_micro.peer import PeerConnection
 from rtc_micro.rtp import RtpHeader, is_rtcp, pull_header, push_header
 from rtc_micro.srtp import SrtpSession
 
 # The esp32 board's own sizes (media tests send no large messages); 3 KB video frames.
-_P = boards.load("esp32").derive(nack_history=8, video_frame_bytes=4096)
+_P = boards.load("esp32").derive(nack_history=8, video_frame_bytes=4096, video_tracks=1)
 _BROWSER_SSRC = 0x0BADCAFE
 
 _AV = ("m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=sendrecv\r\n"
@@ -206,3 +207,12 @@ def test_audio_write_allocates_nothing():
     net, pc, dev, bro, mic, cam = _av_session()
     frame = bytearray(160)
     assert assert_no_alloc(mic.write_sample, frame, net.now)
+
+
+def test_board_limits_on_tracks_say_what_to_change():
+    pc = PeerConnection(boards.load("esp32"), _certs()[0], _DEV[0], _DEV[1])
+    e = raises(ConfigError, pc.add_track, "video")
+    assert "video_tracks" in str(e) and "esp32s3" in str(e)
+    pc.add_track("audio")
+    pc.add_track("audio")
+    assert "max_tracks" in str(raises(ConfigError, pc.add_track, "audio"))

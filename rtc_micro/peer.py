@@ -102,7 +102,8 @@ class PeerConnection:
         self.sctp = None
         self.channels = None  # datachannel.DataChannels over self.sctp
         self.role = None  # DTLS "client" or "server", known once the descriptions are set
-        self.remote = None  # the remote SessionDescription
+        self.remote = None  # the remote SessionDescription, until our answer is made
+        self._remote_ice = None  # (ice-ufrag, fingerprint) of the remote transport
         self.remote_max_message_size = 0
         self.counters = Counters()
         self.state = NEW
@@ -154,15 +155,15 @@ class PeerConnection:
             setup = "actpass"
         else:
             raise ConfigError("kind must be 'offer' or 'answer', not %r" % (kind,))
-        if self.remote is not None:
-            old = self.remote.transport()
-            if old.ice_ufrag != tp.ice_ufrag or old.fingerprint != tp.fingerprint:
+        if self._remote_ice is not None:
+            if self._remote_ice != (tp.ice_ufrag, tp.fingerprint):
                 raise StateError("ICE restart / new certificate is not supported: close this "
                                  "session and start a new one")
             self.remote = desc  # renegotiation on the same transport (RFC 8829 §5.7)
             self._attach_tracks(desc, kind, now)
             return
         self.remote = desc
+        self._remote_ice = (tp.ice_ufrag, tp.fingerprint)
         self.role = sdp.dtls_role(setup, tp.setup)
         self.ice.set_remote(tp.ice_ufrag, tp.ice_pwd)
         self.dtls = Connection(self.profile, self.role, self.certificate,
@@ -175,19 +176,25 @@ class PeerConnection:
             self.remote_max_message_size = sdp.remote_max_message_size(
                 dc, self.profile.max_message_size)
         self._attach_tracks(desc, kind, now)
+        if kind == "answer":
+            self.remote = None
         self._set_state(CONNECTING, "remote description applied: waiting for ICE checks")
 
     def create_answer(self):
         if self.remote is None or self._offered:
             raise StateError("create_answer() needs a remote offer first")
         self._version += 1
-        return sdp.create_answer(self.remote, self.local, self.tracks, self._sess_id,
-                                 self._version)
+        answer = sdp.create_answer(self.remote, self.local, self.tracks, self._sess_id,
+                                   self._version)
+        # The parsed offer (its text and sections: ~17 KB for Chromium's audio+video offer) is
+        # not needed once answered: a small heap gets it back for the session's lifetime.
+        self.remote = None
+        return answer
 
     def create_offer(self):
         """A device-initiated offer with a data-channel section (answer: set_remote_description
         with kind "answer")."""
-        if self.remote is not None:
+        if self._remote_ice is not None:
             raise StateError("renegotiation offers from the device are not supported")
         self._offered = True
         self._version += 1
@@ -213,9 +220,14 @@ class PeerConnection:
         track_id, cname, jitter). Before accept_offer()/create_offer(); a track added to a live
         session joins at the next offer (renegotiation)."""
         t = Track(kind, codecs, direction, **options)
-        if len(self.tracks) >= self.profile.max_tracks:
-            raise ConfigError("the board allows %d tracks (profile max_tracks)"
-                              % self.profile.max_tracks)
+        p = self.profile
+        if len(self.tracks) >= p.max_tracks:
+            raise ConfigError("the %s profile allows %d tracks (max_tracks)"
+                              % (p.name, p.max_tracks))
+        if kind == "video" and sum(1 for x in self.tracks if x.kind == "video") >= p.video_tracks:
+            raise ConfigError("the %s profile sends %d video tracks (video_tracks): video needs "
+                              "a board with more RAM, e.g. esp32s3 with PSRAM" % (p.name,
+                                                                              p.video_tracks))
         self.tracks.append(t)
         return t
 
@@ -277,7 +289,7 @@ class PeerConnection:
         self.out_track = None
         self.out_data = None  # a view into an SCTP or DTLS buffer keeps that buffer alive
         self.out_channel = None  # a channel keeps its association alive
-        self.remote = None  # the parsed offer keeps the offer's text
+        self.remote = None
 
     def stats(self):
         """Transport and candidate-pair stats with W3C webrtc-stats names (allocates a dict)."""

@@ -119,8 +119,17 @@ class OggReader:
         self.packet = bytearray(size)
         self._file = src if hasattr(src, "readinto") else None
         self._mem = None if self._file is not None else src
-        self._mpos = 0
         self.counters = OggCounters()
+        self._reset()
+
+    def rewind(self):
+        """Back to the first page (a file source needs `seek`): loop a clip without new buffers."""
+        if self._file is not None:
+            self._file.seek(0)
+        self._reset()
+
+    def _reset(self):
+        self._mpos = 0
         self.granule = -1
         self.serial = 0
         self.page_flags = 0
