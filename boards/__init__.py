@@ -58,6 +58,7 @@ class Profile:
         # Video tracks a session may send: each keeps `nack_history` x `nack_slot_bytes` of sent
         # packets, and a file source one `video_frame_bytes` frame (0: audio only).
         self.video_tracks = 1
+        self.audio_tracks = 2  # audio tracks a session may have (0: data channels only)
         self.srtp_max_ssrcs = 8  # SSRCs one SRTP session tracks (ROC, replay windows), 50 B each
         # Signaling.
         self.http_max_request = 16 * 1024

@@ -33,6 +33,7 @@ PROFILE = Profile(
     audio_history=4,
     audio_slot_bytes=320,  # RTP header + 20 ms of G.711 (or a 32 kbit/s Opus frame)
     video_tracks=0,  # no PSRAM: a video history + frame buffer (~55 KB) does not fit
+    audio_tracks=0,  # audio (~20 KB: SRTP, sender, Ogg reader) next to a session does not fit yet
     http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
     max_sessions=1,  # a second session does not fit 110 KB (measured: docs/memory.md)

@@ -30,8 +30,6 @@ import math  # noqa: E402
 
 import boards  # noqa: E402
 from rtc_micro import events  # noqa: E402
-from rtc_micro.codecs import g711, opus  # noqa: E402
-from rtc_micro.codecs.h264 import AnnexBReader  # noqa: E402
 from rtc_micro.compat import ticks_add, ticks_diff, ticks_ms, urandom  # noqa: E402
 from rtc_micro.crypto import ec, x509  # noqa: E402
 from rtc_micro.drivers.aio import Driver  # noqa: E402
@@ -110,6 +108,17 @@ _AUDIO_MS = 20
 _VIDEO_FPS = 15  # the shipped clip's frame rate
 
 
+def preload(profile):
+    """Import the media code this board's sessions use (none on a data-channel-only board), at
+    boot while the heap is in one piece; tools/board_heap.py calls it too, to count it."""
+    if profile.audio_tracks or profile.video_tracks:
+        import rtc_micro.srtp  # noqa: F401
+        import rtc_micro.track  # noqa: F401
+        from rtc_micro.codecs import g711, opus  # noqa: F401
+    if profile.video_tracks:
+        from rtc_micro.codecs import h264  # noqa: F401
+
+
 def _tone_table(codec):
     """A 440 Hz tone in G.711 with room for any 20 ms window: 200 + 160 samples, encoded once."""
     n = _TONE_PERIOD + 160
@@ -118,6 +127,8 @@ def _tone_table(codec):
         v = int(8000 * math.sin(2 * math.pi * _TONE_HZ * i / 8000)) & 0xFFFF
         pcm[2 * i] = v & 255
         pcm[2 * i + 1] = v >> 8
+    from rtc_micro.codecs import g711
+
     out = bytearray(n)
     (g711.ulaw_encode if codec == "pcmu" else g711.alaw_encode)(pcm, 0, n, out, 0)
     return out
@@ -132,6 +143,8 @@ class AudioSource:
         self.headers = 2  # OpusHead, OpusTags (RFC 7845 §3) precede the audio packets
         self.file = self.ogg = self.table = None
         if track.codec == "opus":
+            from rtc_micro.codecs import opus
+
             self.file = open(_MEDIA + "tone440.opus", "rb")
             self.ogg = opus.OggReader(self.file, profile)
         else:
@@ -164,6 +177,8 @@ class VideoSource:
     unit is an IDR picture)."""
 
     def __init__(self, track, profile):
+        from rtc_micro.codecs.h264 import AnnexBReader
+
         self.track = track
         self.file = open(_MEDIA + "pattern.h264", "rb")
         self.reader = AnnexBReader(self.file, profile)
@@ -369,6 +384,7 @@ class Device:
         self.port = opts["port"]
         self.udp_port = opts["udp_port"]
         self.certificate = x509.Certificate.generate("rtc_micro device")
+        preload(self.profile)
         ec.precompute()  # the P-256 generator tables, made while the heap is still in one piece
         self.sessions = {}
         self.started = ticks_ms()
@@ -399,7 +415,8 @@ class Device:
         self.reserve[slot] = None
         gc.collect()
         pc = PeerConnection(self.profile, self.certificate, self.host, self.udp_port + slot)
-        pc.add_track("audio", codecs=("opus", "pcmu", "pcma"))  # the offer's first choice wins
+        if self.profile.audio_tracks:
+            pc.add_track("audio", codecs=("opus", "pcmu", "pcma"))  # the offer's first choice
         if self.profile.video_tracks:
             pc.add_track("video", codecs=("h264",))
         answer = pc.accept_offer(text, ticks_ms())  # ConfigError: HTTP 400 with the reason

@@ -19,7 +19,8 @@ from rtc_micro.rtp import RtpHeader, is_rtcp, pull_header, push_header
 from rtc_micro.srtp import SrtpSession
 
 # The esp32 board's own sizes (media tests send no large messages); 3 KB video frames.
-_P = boards.load("esp32").derive(nack_history=8, video_frame_bytes=4096, video_tracks=1)
+_P = boards.load("esp32").derive(nack_history=8, video_frame_bytes=4096, video_tracks=1,
+                                   audio_tracks=1)
 _BROWSER_SSRC = 0x0BADCAFE
 
 _AV = ("m=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=sendrecv\r\n"
@@ -211,8 +212,9 @@ def test_audio_write_allocates_nothing():
 
 def test_board_limits_on_tracks_say_what_to_change():
     pc = PeerConnection(boards.load("esp32"), _certs()[0], _DEV[0], _DEV[1])
-    e = raises(ConfigError, pc.add_track, "video")
-    assert "video_tracks" in str(e) and "esp32s3" in str(e)
-    pc.add_track("audio")
+    for kind in ("audio", "video"):
+        e = raises(ConfigError, pc.add_track, kind)
+        assert kind + "_tracks" in str(e) and "esp32s3" in str(e)
+    pc = PeerConnection(boards.load("picow").derive(max_tracks=1), _certs()[0], _DEV[0], _DEV[1])
     pc.add_track("audio")
     assert "max_tracks" in str(raises(ConfigError, pc.add_track, "audio"))

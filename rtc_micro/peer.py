@@ -30,8 +30,6 @@ from rtc_micro import events, sdp
 from rtc_micro.compat import ticks_diff, ticks_min, urandom
 from rtc_micro.memory import copy_into
 from rtc_micro.rtp import is_rtcp, same4
-from rtc_micro.srtp import SrtpSession, overhead
-from rtc_micro.track import Track
 from rtc_micro.datachannel import DataChannels
 from rtc_micro.dtls import Connection
 from rtc_micro.errors import ConfigError, StateError
@@ -219,15 +217,18 @@ class PeerConnection:
         """A media track (track.Track: kind "audio"/"video", codecs, direction, stream_id,
         track_id, cname, jitter). Before accept_offer()/create_offer(); a track added to a live
         session joins at the next offer (renegotiation)."""
+        from rtc_micro.track import Track  # media code loads only for sessions with media
+
         t = Track(kind, codecs, direction, **options)
         p = self.profile
         if len(self.tracks) >= p.max_tracks:
             raise ConfigError("the %s profile allows %d tracks (max_tracks)"
                               % (p.name, p.max_tracks))
-        if kind == "video" and sum(1 for x in self.tracks if x.kind == "video") >= p.video_tracks:
-            raise ConfigError("the %s profile sends %d video tracks (video_tracks): video needs "
-                              "a board with more RAM, e.g. esp32s3 with PSRAM" % (p.name,
-                                                                              p.video_tracks))
+        limit = p.video_tracks if kind == "video" else p.audio_tracks
+        if sum(1 for x in self.tracks if x.kind == kind) >= limit:
+            raise ConfigError("the %s profile allows %d %s tracks (%s_tracks): more media needs "
+                              "a board with more RAM, e.g. esp32s3 with PSRAM"
+                              % (p.name, limit, kind, kind))
         self.tracks.append(t)
         return t
 
@@ -527,6 +528,8 @@ class PeerConnection:
         if not d.srtp_profile:
             self._fail("DTLS negotiated no SRTP profile (use_srtp, RFC 5764): media cannot flow")
             return
+        from rtc_micro.srtp import SrtpSession, overhead
+
         ck, cs, sk, ss = d.srtp_keys()
         if self.role == "client":
             tx, rx = (ck, cs), (sk, ss)

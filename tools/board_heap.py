@@ -25,17 +25,21 @@ sys.path.insert(0, %(mpy)r)
 gc.collect()
 before = gc.mem_alloc()
 import %(module)s
+if hasattr(%(module)s, "preload"):  # what the script imports at boot for this board
+    import boards
+    %(module)s.preload(boards.load(%(board)r))
 gc.collect()
 print(gc.mem_alloc() - before)
 """
 
 
-def code_heap(mpy_dir, script):
-    """Bytes of heap that importing `script` (its modules, precompiled in `mpy_dir`) takes."""
+def code_heap(mpy_dir, script, board):
+    """Bytes of heap that importing `script` (its modules, precompiled in `mpy_dir`) takes, with
+    what its `preload(profile)` imports for `board`."""
     script = os.path.abspath(script)
     probe = _PROBE % {"root": ROOT, "script_dir": os.path.dirname(script),
                       "mpy": os.path.abspath(mpy_dir),
-                      "module": os.path.basename(script)[:-3]}
+                      "module": os.path.basename(script)[:-3], "board": board}
     exe = os.path.join(ROOT, ".venv", "bin", "micropython")
     out = subprocess.run([exe, "-X", "heapsize=4m", "-c", probe], capture_output=True,
                          text=True, timeout=60, cwd=ROOT)
@@ -46,7 +50,7 @@ def code_heap(mpy_dir, script):
 
 def heap_for(board, mpy_dir, script):
     """The board's heap budget plus the bytecode a frozen build would keep out of the heap."""
-    return boards.load(board).heap_bytes + code_heap(mpy_dir, script)
+    return boards.load(board).heap_bytes + code_heap(mpy_dir, script, board)
 
 
 if __name__ == "__main__":
