@@ -9,8 +9,8 @@ the bytecode a board keeps in flash; `tools/demo` does this.) Serves `GET /` (a 
 connects, shows the connection state and a data-channel console) and `POST /whep` (an SDP
 offer in, the answer out; `DELETE` on the Location ends the session). Every
 data channel a peer opens echoes (text stays text, binary stays binary), except one labelled
-`telemetry`, on which the device sends a JSON line per second: uptime, free heap, bytes sent.
-If the offer asks for audio the device sends a 440 Hz tone: G.711 (PCMU/PCMA) made on the device,
+`telemetry`, on which the device sends a JSON line per second: uptime, free heap, bytes sent,
+RTP packets sent. If the offer asks for audio the device sends a 440 Hz tone: G.711 (PCMU/PCMA) made on the device,
 or the shipped Ogg Opus clip when the offer prefers Opus; if it asks for video (boards with
 `video_tracks`), the shipped H.264 clip from its first keyframe, and from it again on PLI/FIR.
 Media files are read from examples/media/ a page (or a frame) at a time.
@@ -359,9 +359,14 @@ class Session:
         self.retry(now)
         if not self.telemetry:
             return
+        rtp = 0
+        for t in self.pc.tracks:
+            if t.sender is not None:
+                rtp += t.sender.packets
         line = json.dumps({"uptime_ms": ticks_diff(now, self.device.started),
                            "free_heap": _free_heap(),
-                           "bytes_sent": self.pc.counters.bytes_sent})
+                           "bytes_sent": self.pc.counters.bytes_sent,
+                           "rtp_packets_sent": rtp})
         for ch in self.telemetry:
             self.pc.send(ch, line, now)
         self.driver.flush()

@@ -12,6 +12,7 @@ from host_tests.test_peer import _BRO, _DEV, Browser, SimPeer, _certs, _connecte
 from rtc_micro import events, rtcp
 from rtc_micro.codecs import g711
 from rtc_micro.codecs.h264 import H264Depacketizer
+from rtc_micro.codecs.vp8 import Vp8Depacketizer
 from rtc_micro.drivers.sim import Network
 from rtc_micro.errors import ConfigError
 from rtc_micro.peer import PeerConnection
@@ -94,11 +95,11 @@ class MediaBrowser(Browser):
         return super().poll_transmit()
 
 
-def _av_session():
+def _av_session(video=("h264",)):
     dev_cert, bro_cert = _certs()
     pc = PeerConnection(_P, dev_cert, _DEV[0], _DEV[1])
     mic = pc.add_track("audio", codecs=("pcmu",), direction="sendrecv")
-    cam = pc.add_track("video", codecs=("h264",))
+    cam = pc.add_track("video", codecs=video)
     offer = _offer(bro_cert.fingerprint()).replace("BUNDLE 0", "BUNDLE 0 1 2") + _AV
     bro = MediaBrowser(_P, bro_cert)
     bro.set_answer(pc.accept_offer(offer, 0))
@@ -166,6 +167,19 @@ def test_video_frames_are_packetized_and_a_pli_asks_for_a_keyframe():
     assert net.run(until=lambda: ("keyframe", "video") in dev.states, timeout_ms=2000)
     st = [s for s in pc.rtp_stats() if s["type"] == "outbound-rtp" and s["kind"] == "video"][0]
     assert st["pliCount"] == 1 and st["mimeType"] == "video/H264"
+
+
+def test_vp8_frames_are_packetized_when_negotiated():
+    net, pc, dev, bro, mic, cam = _av_session(video=("vp8",))
+    assert cam.codec == "vp8" and cam.pt == 96
+    frame = bytes((i * 13 + 1) & 255 for i in range(2500))  # three packets at mtu 1200
+    assert cam.write_frame(frame, net.now)
+    assert net.run(until=lambda: bro.rtp and bro.rtp[-1][2] == 1, timeout_ms=2000)
+    dep = Vp8Depacketizer(_P)
+    n = 0
+    for _pt, seq, marker, _ts, payload in bro.rtp:
+        n = dep.push(payload, 0, len(payload), seq, marker)
+    assert len(bro.rtp) == 3 and bytes(dep.frame[0:n]) == frame
 
 
 def test_browser_audio_is_received_and_counted():
