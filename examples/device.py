@@ -10,10 +10,11 @@ connects, shows the connection state and a data-channel console) and `POST /whep
 offer in, the answer out; `DELETE` on the Location ends the session). Every
 data channel a peer opens echoes (text stays text, binary stays binary), except one labelled
 `telemetry`, on which the device sends a JSON line per second: uptime, free heap, bytes sent,
-RTP packets sent. If the offer asks for audio the device sends a 440 Hz tone: G.711 (PCMU/PCMA) made on the device,
-or the shipped Ogg Opus clip when the offer prefers Opus; if it asks for video (boards with
-`video_tracks`), the shipped H.264 clip from its first keyframe, and from it again on PLI/FIR.
-Media files are read from examples/media/ a page (or a frame) at a time.
+RTP packets sent. If the offer asks for audio (boards with `audio_tracks`) the device sends a
+440 Hz tone: G.711 (PCMU/PCMA) made on the device, or the shipped Ogg Opus clip when the offer
+prefers Opus; if it asks for video (boards with `video_tracks`), the shipped H.264 clip from its
+first keyframe, and from it again on PLI/FIR. Media files are read from examples/media/ a page
+(or a frame) at a time.
 Session k (0, 1, ...) uses UDP port `--udp-port` + k (default: the HTTP port number). Lines
 printed: `listening http://HOST:PORT/`, `session ID STATE REASON`, `channel ID open LABEL`.
 """
