@@ -97,6 +97,8 @@ def _check_key(key):
 
 
 def _check_seal(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
+    if _spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
+        return
     if len(nonce12) != NONCE_SIZE:
         misuse("AES-GCM needs a 12-byte nonce, got %d bytes" % len(nonce12))
     if aad_len:  # no AAD may be passed as None
@@ -105,8 +107,8 @@ def _check_seal(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
     check_span("tag_out", tag_out, tag_off, TAG_SIZE)
 
 
-def _open_spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
-    """The spans `open` reads and writes lie inside their buffers (peer-driven: no raising)."""
+def _spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+    """The nonce has 12 bytes and each span lies inside its buffer (one test on the fast path)."""
     return not (
         len(nonce12) != NONCE_SIZE
         or aad_len < 0
@@ -215,7 +217,7 @@ class PortableAesGcm:
     def open(self, nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
         """Check the tag, then decrypt buf[off:off+n] in place: True; False (data untouched) on a
         bad tag or impossible spans. Never raises."""
-        if not _open_spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+        if not _spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
             return False
         self._start(nonce12)
         self._hash(aad, aad_off, aad_len, buf, off, n)
@@ -275,10 +277,11 @@ class OpenSslAes128:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
         _check_key(key)
-        self._alg = algorithms.AES(bytes(key))
-        self._cipher = Cipher
-        self._mode = modes.CTR
-        self._ecb = Cipher(self._alg, modes.ECB()).encryptor()
+        alg = algorithms.AES(bytes(key))
+        self._ecb = Cipher(alg, modes.ECB()).encryptor()
+        # One CTR context, rewound per call with reset_nonce (cryptography >= 43): a new
+        # context costs ~3.5 us, a rewind ~0.2 us.
+        self._ctr = Cipher(alg, modes.CTR(bytes(16))).encryptor()
 
     def encrypt_block(self, src, src_off, dst, dst_off):
         """dst[dst_off:dst_off+16] = AES_K(src[src_off:src_off+16])."""
@@ -289,28 +292,20 @@ class OpenSslAes128:
     def ctr_xor(self, counter16, buf, off, n):
         """XOR buf[off:off+n] with AES_K(counter), AES_K(inc32(counter)), ... (SP 800-38A)."""
         check_span("buf", buf, off, n)
-        check_span("counter16", counter16, 0, 16)
-        prefix = bytes(counter16[0:12])
-        c = int.from_bytes(counter16[12:16], "big")
+        if len(counter16) != 16:
+            misuse("AES-CTR needs a 16-byte counter, got %d bytes" % len(counter16))
+        ctx = self._ctr
+        ctx.reset_nonce(counter16)
         view = memoryview(buf)[off : off + n]
-        if n <= _BATCH * 16:
-            # A CTR context costs ~3.5 us to set up: for a packet, one ECB call over the counter
-            # blocks is cheaper.
-            blocks = b"".join(
-                [prefix + ((c + i) & 0xFFFFFFFF).to_bytes(4, "big") for i in range((n + 15) >> 4)]
-            )
-            ks = int.from_bytes(self._ecb.update(blocks)[0:n], "big")
-            view[0:n] = (int.from_bytes(view, "big") ^ ks).to_bytes(n, "big")
-            return
-        # OpenSSL's CTR carries into all 128 bits; inc32 wraps in the last 32: split at the wrap.
-        first = min(n, ((1 << 32) - c) * 16)
-        self._ctr_context(prefix + c.to_bytes(4, "big"), view[0:first])
-        if first < n:
-            self._ctr_context(prefix + bytes(4), view[first:])
-
-    def _ctr_context(self, ctr, view):
-        enc = self._cipher(self._alg, self._mode(ctr)).encryptor()
-        view[0 : len(view)] = enc.update(bytes(view))
+        # OpenSSL's CTR carries into all 128 bits; inc32 wraps in the last 32: split at the wrap,
+        # which only a counter within 2**16 blocks of it can reach in under 1 MiB.
+        if counter16[12] & counter16[13] == 0xFF or n > 1 << 20:
+            first = ((1 << 32) - int.from_bytes(counter16[12:16], "big")) << 4
+            if first < n:
+                ctx.update_into(view[0:first], view)
+                ctx.reset_nonce(bytes(counter16[0:12]) + bytes(4))
+                view = view[first:]
+        ctx.update_into(view, view)
 
 
 class OpenSslAesGcm:
@@ -326,13 +321,12 @@ class OpenSslAesGcm:
         """Encrypt buf[off:off+n] in place; write the tag to tag_out[tag_off:tag_off+16]."""
         _check_seal(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off)
         whole = memoryview(buf)
-        a = bytes(memoryview(aad)[aad_off : aad_off + aad_len]) if aad_len else None
+        a = memoryview(aad)[aad_off : aad_off + aad_len] if aad_len else None
         if tag_out is buf and tag_off == off + n:
             # Tag right after the data (DTLS, SRTP): OpenSSL encrypts in place.
-            out = whole[off : tag_off + TAG_SIZE]
-            self._gcm.encrypt_into(bytes(nonce12), whole[off : off + n], a, out)
+            self._gcm.encrypt_into(nonce12, whole[off:tag_off], a, whole[off : tag_off + TAG_SIZE])
             return
-        out = self._gcm.encrypt(bytes(nonce12), bytes(whole[off : off + n]), a)
+        out = self._gcm.encrypt(nonce12, whole[off : off + n], a)
         whole[off : off + n] = out[0:n]
         tag_out[tag_off : tag_off + TAG_SIZE] = out[n:]
 
@@ -340,19 +334,19 @@ class OpenSslAesGcm:
         """Check the tag, then decrypt buf[off:off+n] in place: True; False (data untouched) on a
         bad tag or impossible spans. Never raises."""
         try:
-            if not _open_spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+            if not _spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
                 return False
             whole = memoryview(buf)
-            a = bytes(memoryview(aad)[aad_off : aad_off + aad_len]) if aad_len else None
+            a = memoryview(aad)[aad_off : aad_off + aad_len] if aad_len else None
             if tag is buf and tag_off == off + n:
                 sealed = whole[off : tag_off + TAG_SIZE]
             else:
                 sealed = bytes(whole[off : off + n]) + bytes(tag[tag_off : tag_off + TAG_SIZE])
-            plain = self._gcm.decrypt(bytes(nonce12), sealed, a)
+            # Not decrypt_into: it writes the plaintext before the tag check fails.
+            whole[off : off + n] = self._gcm.decrypt(nonce12, sealed, a)
+            return True
         except Exception:  # InvalidTag, or a buffer of the wrong kind: a forgery is a False
             return False
-        whole[off : off + n] = plain
-        return True
 
 
 if compat.MICROPYTHON:
