@@ -5,7 +5,10 @@ Two back ends behind `Aes128` and `AesGcm`:
   into a buffer made at construction; XOR and GHASH (`crypto.ghash`) run in `@viper`. Nothing
   is allocated per packet. On CPython the same code runs over a `cryptography` ECB stand-in, so
   tests can check it against OpenSSL.
-- OpenSSL (CPython): `cryptography`'s CTR and AESGCM.
+- OpenSSL (CPython): `cryptography`'s CTR (one context per key, rewound per call) and AESGCM.
+
+`AesGcm.seal_packet`/`open_packet` take the layout SRTP uses (AAD || data || tag from buf[0]);
+on CPython they are the lean path, on MicroPython plain `seal`/`open`.
 """
 
 import micropython
@@ -86,9 +89,50 @@ def _diff16_pure(a, b, boff):
     return d
 
 
+@micropython.viper
+def _pad_block_viper(blk: ptr8, src: ptr8, off: int, r: int):
+    """blk[0:16] = src[off:off+r] and zeros (GCM's padding of a last partial block)."""
+    i = 0
+    while i < r:
+        blk[i] = src[off + i]
+        i += 1
+    while i < 16:
+        blk[i] = 0
+        i += 1
+
+
+def _pad_block_pure(blk, src, off, r):
+    blk[0:16] = bytes(src[off : off + r]) + bytes(16 - r)
+
+
+@micropython.viper
+def _lengths_viper(blk: ptr8, a: int, c: int):
+    """blk[0:16] = [8a]64 || [8c]64: the bit lengths of AAD and ciphertext (SP 800-38D §7.1)."""
+    i = 0
+    while i < 16:
+        blk[i] = 0
+        i += 1
+    a <<= 3
+    c <<= 3
+    blk[4] = a >> 24
+    blk[5] = a >> 16
+    blk[6] = a >> 8
+    blk[7] = a
+    blk[12] = c >> 24
+    blk[13] = c >> 16
+    blk[14] = c >> 8
+    blk[15] = c
+
+
+def _lengths_pure(blk, a, c):
+    blk[0:16] = ((a << 67) | (c << 3)).to_bytes(16, "big")
+
+
 _xor = fast(_xor_viper, _xor_pure)
 _ctr_fill = fast(_ctr_fill_viper, _ctr_fill_pure)
 _diff16 = fast(_diff16_viper, _diff16_pure)
+_pad_block = fast(_pad_block_viper, _pad_block_pure)
+_lengths = fast(_lengths_viper, _lengths_pure)
 
 
 def _check_key(key):
@@ -227,6 +271,14 @@ class PortableAesGcm:
         self._aes._ctr_run(buf, off, n)
         return True
 
+    def seal_packet(self, nonce12, buf, aad_len, n):
+        """`seal` of a packet laid out AAD || data || room for the tag from buf[0] (SRTP)."""
+        self.seal(nonce12, buf, 0, aad_len, buf, aad_len, n, buf, aad_len + n)
+
+    def open_packet(self, nonce12, buf, aad_len, n):
+        """`open` of a packet laid out AAD || data || tag from buf[0] (SRTP)."""
+        return self.open(nonce12, buf, 0, aad_len, buf, aad_len, n, buf, aad_len + n)
+
     def _start(self, nonce12):
         """J0 = nonce || 0^31 || 1 (SP 800-38D §7.1); keep AES_K(J0); counter = inc32(J0)."""
         ctr = self._aes._ctr
@@ -239,35 +291,19 @@ class PortableAesGcm:
     def _hash(self, aad, aad_off, aad_len, buf, off, n):
         """GHASH(A || pad || C || pad || [len(A)]64 || [len(C)]64) into the state's Y."""
         gh = self._gh
-        blk = self._blk
         ghash.reset(gh)
         self._absorb(aad, aad_off, aad_len)
         self._absorb(buf, off, n)
-        for i in range(16):
-            blk[i] = 0
-        bits = aad_len << 3
-        blk[4] = (bits >> 24) & 0xFF
-        blk[5] = (bits >> 16) & 0xFF
-        blk[6] = (bits >> 8) & 0xFF
-        blk[7] = bits & 0xFF
-        bits = n << 3
-        blk[12] = (bits >> 24) & 0xFF
-        blk[13] = (bits >> 16) & 0xFF
-        blk[14] = (bits >> 8) & 0xFF
-        blk[15] = bits & 0xFF
-        ghash.update(gh, blk, 0, 16)
+        _lengths(self._blk, aad_len, n)
+        ghash.update(gh, self._blk, 0, 16)
 
     def _absorb(self, data, off, n):
-        if n == 0:
-            return
         r = n & 15
-        ghash.update(self._gh, data, off, n - r)
+        if n > r:
+            ghash.update(self._gh, data, off, n - r)
         if r:
-            blk = self._blk
-            for i in range(r, 16):
-                blk[i] = 0
-            copy_into(blk, 0, data, off + n - r, r)
-            ghash.update(self._gh, blk, 0, 16)
+            _pad_block(self._blk, data, off + n - r, r)
+            ghash.update(self._gh, self._blk, 0, 16)
 
 
 class OpenSslAes128:
@@ -291,15 +327,15 @@ class OpenSslAes128:
 
     def ctr_xor(self, counter16, buf, off, n):
         """XOR buf[off:off+n] with AES_K(counter), AES_K(inc32(counter)), ... (SP 800-38A)."""
-        check_span("buf", buf, off, n)
-        if len(counter16) != 16:
+        if off < 0 or n < 0 or off + n > len(buf) or len(counter16) != 16:  # one test when fine
+            check_span("buf", buf, off, n)
             misuse("AES-CTR needs a 16-byte counter, got %d bytes" % len(counter16))
         ctx = self._ctr
         ctx.reset_nonce(counter16)
         view = memoryview(buf)[off : off + n]
         # OpenSSL's CTR carries into all 128 bits; inc32 wraps in the last 32: split at the wrap,
         # which only a counter within 2**16 blocks of it can reach in under 1 MiB.
-        if counter16[12] & counter16[13] == 0xFF or n > 1 << 20:
+        if n > 1 << 20 or counter16[12] & counter16[13] == 0xFF:
             first = ((1 << 32) - int.from_bytes(counter16[12:16], "big")) << 4
             if first < n:
                 ctx.update_into(view[0:first], view)
@@ -347,6 +383,33 @@ class OpenSslAesGcm:
             return True
         except Exception:  # InvalidTag, or a buffer of the wrong kind: a forgery is a False
             return False
+
+    # The packet forms check their spans in one test and slice straight into OpenSSL: an SRTP
+    # packet pays ~0.2 us of Python around each OpenSSL call instead of ~0.6.
+
+    def seal_packet(self, nonce12, buf, aad_len, n):
+        """`seal` of a packet laid out AAD || data || room for the tag from buf[0] (SRTP)."""
+        end = aad_len + n
+        if aad_len < 0 or n < 0 or end + TAG_SIZE > len(buf) or len(nonce12) != NONCE_SIZE:
+            _check_seal(nonce12, buf, 0, aad_len, buf, aad_len, n, buf, end)
+        whole = memoryview(buf)
+        self._gcm.encrypt_into(
+            nonce12, whole[aad_len:end], whole[0:aad_len], whole[aad_len : end + TAG_SIZE]
+        )
+
+    def open_packet(self, nonce12, buf, aad_len, n):
+        """`open` of a packet laid out AAD || data || tag from buf[0] (SRTP)."""
+        end = aad_len + n
+        if aad_len < 0 or n < 0 or end + TAG_SIZE > len(buf) or len(nonce12) != NONCE_SIZE:
+            return False
+        whole = memoryview(buf)
+        try:
+            whole[aad_len:end] = self._gcm.decrypt(
+                nonce12, whole[aad_len : end + TAG_SIZE], whole[0:aad_len]
+            )
+        except Exception:  # InvalidTag: a forgery is a False, the data as it was
+            return False
+        return True
 
 
 if compat.MICROPYTHON:

@@ -2,7 +2,8 @@
 
 MicroPython has no `hmac` module: one-shot HMACs run over hashlib there, and `HmacSha1` (STUN,
 SRTP: once per packet) runs our own SHA-1 from precomputed ipad/opad states so that
-`digest_into` allocates nothing (`crypto.sha1`). CPython uses its C `hmac`.
+`digest_into` allocates nothing (`crypto.sha1`). CPython uses its C `hmac` for one-shot HMACs
+and, for `HmacSha1`, copies of hashlib SHA-1 states taken after the ipad and opad blocks.
 """
 
 import hashlib
@@ -67,8 +68,9 @@ else:
 
         def digest_into(self, buf, off, n, out, out_off):
             """Write HMAC-SHA1 of `buf[off:off+n]` into `out[out_off:out_off+20]`."""
-            check_span("buf", buf, off, n)
-            check_span("out", out, out_off, 20)
+            if off < 0 or n < 0 or off + n > len(buf) or out_off < 0 or out_off + 20 > len(out):
+                check_span("buf", buf, off, n)
+                check_span("out", out, out_off, 20)
             h = self._inner.copy()
             h.update(memoryview(buf)[off : off + n])
             o = self._outer.copy()
