@@ -1,11 +1,12 @@
 """SRTP/SRTCP (rtc_micro/srtp.py): RFC 3711 B.2/B.3 and RFC 7714 §16/§17 vectors, rollover,
-replay window, SSRC table bound, malformed input, viper/pure twins, allocation-free round trips.
+replay window, SSRC table bound, malformed input, index edges, viper/pure twins (and the byte
+and int SSRC tables against each other), allocation-free round trips.
 """
 
 import boards
 from host_tests.support import assert_no_alloc, raises, skip
 from rtc_micro import compat, srtp
-from rtc_micro.errors import BufferTooSmall, ConfigError
+from rtc_micro.errors import BufferTooSmall, ConfigError, StateError
 
 CM = srtp.PROFILE_AES128_CM_SHA1_80
 GCM = srtp.PROFILE_AEAD_AES_128_GCM
@@ -287,6 +288,30 @@ def test_bad_configuration():
     assert s.protect_rtp(buf, 30) == 40
 
 
+def test_index_edges():
+    # ROC 2**32-1 wraps to 0 with the sequence number; SRTCP indices stop at 2**31-1.
+    for profile_id in (CM, GCM):
+        tx, rx = _pair(profile_id)
+        tx.set_roc(0x11223344, 0xFFFFFFFF, 0x7FFFFFFE)
+        rx.set_roc(0x11223344, 0xFFFFFFFF, 0x7FFFFFF0)
+        wires = []
+        for seq in (65534, 65535, 0, 1):
+            buf, n = _rtp(seq, payload=20)
+            wires.append(bytes(buf[0 : tx.protect_rtp(buf, n)]))
+        # The late 65535 (ROC 2**32-1) after 0 (ROC 0) is accepted, then refused as a replay.
+        for i, want in ((0, 32), (2, 32), (1, 32), (3, 32), (1, -1)):
+            buf = bytearray(wires[i])
+            assert rx.unprotect_rtp(buf, len(buf)) == want, i
+        assert rx.counters.replayed == 1 and rx.counters.bad_auth == 0
+        buf, n = _rtcp()
+        m = tx.protect_rtcp(buf, n)
+        t = m - 4 if profile_id == GCM else n
+        assert bytes(buf[t : t + 4]) == b"\xff\xff\xff\xff"  # E flag + index 2**31-1
+        assert rx.unprotect_rtcp(buf, m) == n
+        buf, n = _rtcp()
+        raises(StateError, tx.protect_rtcp, buf, n)
+
+
 def test_twins_agree():
     if not compat.MICROPYTHON:
         skip("viper twins run only on MicroPython")
@@ -298,49 +323,63 @@ def test_twins_agree():
     assert srtp._diff_viper(a, 0, b, 0, 40) == 0 and srtp._diff_pure(a, 0, b, 0, 40) == 0
     b[39] ^= 4
     assert srtp._diff_viper(a, 0, b, 0, 40) != 0 and srtp._diff_pure(a, 0, b, 0, 40) != 0
-    cases = ((0, 0, 5), (0, 100, 40000), (1, 10, 65530), (7, 65000, 3), (0xFFFFFFFF, 65535, 0))
-    for roc, s_l, seq in cases:
-        t1 = bytearray(60)
-        t1[6:10] = roc.to_bytes(4, "big")
-        t1[10] = s_l >> 8
-        t1[11] = s_l & 0xFF
-        for i in range(16):
-            t1[12 + i] = (i * 37 + roc) & 0xFF
-        t2 = bytearray(t1)
-        s1 = bytearray(10)
-        s2 = bytearray(10)
-        d1 = srtp._estimate_viper(t1, 0, seq, s1)
-        d2 = srtp._estimate_pure(t2, 0, seq, s2)
-        assert d1 == d2 and s1 == s2, (roc, s_l, seq)
-        for d in (d1, -3, 1, 9, 127, 130):
-            srtp._commit_viper(t1, 12, d, s1)
-            srtp._commit_pure(t2, 12, d, s2)
-            assert t1 == t2, (roc, s_l, seq, d)
-    for salt_len, pos in ((16, 4), (12, 2)):
-        salt = bytearray(range(50, 50 + salt_len))
-        st = bytearray(range(1, 11))
-        i1 = bytearray(salt_len)
-        i2 = bytearray(salt_len)
-        srtp._make_iv_viper(i1, salt, st, pos)
-        srtp._make_iv_pure(i2, salt, st, pos)
-        assert i1 == i2
-    for idx, hi in ((5, 3), (0x7FFFFFFE, 1), (1, 0x7FFFFFFF), (0x7FFFFFFF, 0x7FFFFFF0)):
-        t1 = bytearray(60)
-        t1[30:34] = hi.to_bytes(4, "big")
-        t2 = bytearray(t1)
-        st = bytearray(10)
-        st[6:10] = idx.to_bytes(4, "big")
-        assert srtp._rtcp_delta_viper(t1, 0, st) == srtp._rtcp_delta_pure(t1, 0, st)
-        s1 = bytearray(10)
-        s2 = bytearray(10)
-        assert srtp._rtcp_next_viper(t1, 0, s1) == srtp._rtcp_next_pure(t2, 0, s2)
-        assert t1 == t2 and s1 == s2
-    t1 = bytearray(60)
-    roc = 0xFEDCBA98
-    t1[6:10] = roc.to_bytes(4, "big")
-    t2 = bytearray(t1)
-    assert srtp._find_viper(t1, 50, b"\x00" * 8 + b"abcd", 8, s1) == -1
-    assert srtp._find_pure(t2, 50, b"\x00" * 8 + b"abcd", 8, s2) == -1 and s1 == s2
+
+
+def _table_step(tables, r, seqs, idxs):
+    """One random operation on each SSRC table; what each returned and wrote, to compare."""
+    ssrc = (0x11223344, 0xFFFFFFFE, 0x00000001)[r % 3]  # three SSRCs for two rows
+    op = (r >> 2) & 3
+    jump = (1, 1, 1, 2, -3, 0, 40000, -70)[(r >> 4) & 7]
+    seqs[ssrc] = (seqs.get(ssrc, 65500) + jump) & 0xFFFF
+    idxs[ssrc] = max(0, idxs.get(ssrc, 3) + jump // 2)
+    pkt = bytearray(32)
+    pkt[0] = 0x80
+    pkt[2:4] = seqs[ssrc].to_bytes(2, "big")
+    pkt[8:12] = ssrc.to_bytes(4, "big")
+    if op >= 2:
+        pkt[4:8] = pkt[8:12]
+        pkt[20:24] = (idxs[ssrc] | 0x80000000).to_bytes(4, "big")
+    out = []
+    for table in tables:
+        buf = bytearray(pkt)
+        try:
+            if op == 0:
+                got = table.send_rtp(buf, 24)
+            elif op == 1:
+                got = table.recv_rtp(buf, 24)
+            elif op == 2:
+                got = table.send_rtcp(buf, 20)
+            else:
+                got = table.recv_rtcp(buf, 20)
+        except ConfigError:
+            got = "full"
+        if op & 1 and got > -128:  # let through (_REPLAYED, a const, is far below the window)
+            got = max(-0x10000, min(0x10000, got))  # the byte table saturates SRTCP deltas
+            if (r >> 7) & 1:  # else: as if the tag were bad
+                got = (got, table.commit(got))
+        out.append((got, bytes(buf), bytes(table.iv)))
+    return out
+
+
+def test_ssrc_tables_agree():
+    """_IntTable (CPython's) is _ByteTable's pure twin: same results, bytes and IVs."""
+    if not compat.MICROPYTHON:
+        skip("the byte table's viper code runs only on MicroPython")
+    for iv_len, pos, salt_len in ((16, 4, 14), (12, 2, 12)):
+        salts = (bytes(range(1, 1 + salt_len)), bytes(range(40, 40 + salt_len)))
+        tables = (
+            srtp._ByteTable(2, salts[0], salts[1], iv_len, pos),
+            srtp._IntTable(2, salts[0], salts[1], iv_len, pos),
+        )
+        for table in tables:
+            table.set_roc(0xFFFFFFFE, 0xFFFFFFFF, 0x7FFFFFF0)
+        seqs = {}
+        idxs = {0xFFFFFFFE: 0x7FFFFFF8}
+        r = 12345
+        for step in range(700):
+            r = (r * 1103515245 + 12345) & 0x3FFFFFFF
+            a, b = _table_step(tables, r >> 8, seqs, idxs)
+            assert a == b, (iv_len, step, a, b)
 
 
 def _alloc_free(profile_id):

@@ -2,9 +2,10 @@
 
 `SrtpSession` protects or unprotects packets in place in the caller's buffer, one session per
 direction (DTLS-SRTP gives each side its own write key). Per-SSRC state (rollover counter,
-highest sequence number, 128-packet replay windows, SRTCP index) lives in one preallocated byte
-table bounded by the board profile (`srtp_max_ssrcs`). 32-bit quantities (ROC, SSRC, SRTCP
-index) stay in bytes; their arithmetic happens in viper `uint` (see docs/srtp.md).
+highest sequence number, 128-packet replay windows, SRTCP index), bounded by the board profile
+(`srtp_max_ssrcs`), lives in an SSRC table with two twins chosen once: `_ByteTable` on
+MicroPython (one preallocated bytearray, 32-bit arithmetic in viper `uint`, allocation-free) and
+`_IntTable` on CPython (Python ints in a dict). See docs/srtp.md.
 """
 
 import micropython
@@ -45,6 +46,11 @@ _ROW = const(50)
 _WINDOW = const(128)
 _WIN_BYTES = const(16)
 _HIGHEST = const(6)  # bytes of highest index in front of each window
+_REPLAYED = const(-0x40000)  # recv_* for a replayed or too old packet (real deltas > -_WINDOW)
+# _IntTable only (CPython): not small ints on a board.
+_MAX_RTCP_INDEX = 0x7FFFFFFF  # 31 bits (RFC 3711 §3.4); the top bit is the E flag
+_INDEX_MASK = (1 << 48) - 1
+_WIN_MASK = (1 << _WINDOW) - 1
 
 # Scratch layout: SSRC(4) || 6-byte index, as XORed into the IV (RFC 3711 §4.1.1, RFC 7714 §8.1).
 _ST_INDEX = const(4)
@@ -152,8 +158,15 @@ def _diff_pure(a, aoff, b, boff, n):
     return int.from_bytes(a[aoff : aoff + n], "big") ^ int.from_bytes(b[boff : boff + n], "big")
 
 
+_copy = fast(_copy_viper, _copy_pure)
+_diff = fast(_diff_viper, _diff_pure)
+
+# The byte table's arithmetic, in viper only: its pure twin is the whole `_IntTable`, which
+# test_srtp.py runs against it on MicroPython.
+
+
 @micropython.viper
-def _find_viper(tbl: ptr8, end: int, pkt: ptr8, off: int, st: ptr8) -> int:
+def _find(tbl: ptr8, end: int, pkt: ptr8, off: int, st: ptr8) -> int:
     a = pkt[off]
     b = pkt[off + 1]
     c = pkt[off + 2]
@@ -171,19 +184,8 @@ def _find_viper(tbl: ptr8, end: int, pkt: ptr8, off: int, st: ptr8) -> int:
     return -1
 
 
-def _find_pure(tbl, end, pkt, off, st):
-    ssrc = bytes(pkt[off : off + 4])
-    st[0:4] = ssrc
-    r = tbl.find(ssrc, 0, end)
-    while r >= 0:
-        if r % _ROW == 0 and tbl[r + _R_USED]:
-            return r
-        r = tbl.find(ssrc, r + 1, end)
-    return -1
-
-
 @micropython.viper
-def _estimate_viper(tbl: ptr8, row: int, seq: int, st: ptr8) -> int:
+def _estimate(tbl: ptr8, row: int, seq: int, st: ptr8) -> int:
     o = row + _R_ROC
     roc = uint((tbl[o] << 24) | (tbl[o + 1] << 16) | (tbl[o + 2] << 8) | tbl[o + 3])
     s_l = (tbl[o + 4] << 8) | tbl[o + 5]
@@ -205,25 +207,8 @@ def _estimate_viper(tbl: ptr8, row: int, seq: int, st: ptr8) -> int:
     return delta
 
 
-def _estimate_pure(tbl, row, seq, st):
-    o = row + _R_ROC
-    x = int.from_bytes(tbl[o : o + _HIGHEST], "big")
-    roc = x >> 16
-    s_l = x & 0xFFFF
-    delta = seq - s_l
-    if s_l < _SEQ_HALF:
-        if delta > _SEQ_HALF and roc:
-            roc -= 1
-            delta -= _SEQ_MOD
-    elif s_l - _SEQ_HALF > seq:
-        roc = (roc + 1) & 0xFFFFFFFF
-        delta += _SEQ_MOD
-    st[_ST_INDEX : _ST_INDEX + _HIGHEST] = ((roc << 16) | seq).to_bytes(_HIGHEST, "big")
-    return delta
-
-
 @micropython.viper
-def _commit_viper(tbl: ptr8, woff: int, delta: int, st: ptr8):
+def _commit(tbl: ptr8, woff: int, delta: int, st: ptr8):
     if delta <= 0:
         age = 0 - delta
         tbl[woff + (age >> 3)] |= 1 << (age & 7)
@@ -245,32 +230,16 @@ def _commit_viper(tbl: ptr8, woff: int, delta: int, st: ptr8):
     tbl[woff] |= 1
 
 
-def _commit_pure(tbl, woff, delta, st):
-    if delta <= 0:
-        tbl[woff + (-delta >> 3)] |= 1 << (-delta & 7)
-        return
-    tbl[woff - _HIGHEST : woff] = st[_ST_INDEX : _ST_INDEX + _HIGHEST]
-    w = int.from_bytes(tbl[woff : woff + _WIN_BYTES], "little") << min(delta, _WINDOW)
-    tbl[woff : woff + _WIN_BYTES] = ((w | 1) & ((1 << _WINDOW) - 1)).to_bytes(_WIN_BYTES, "little")
-
-
 @micropython.viper
-def _make_iv_viper(iv: ptr8, salt: ptr8, st: ptr8, pos: int):
+def _make_iv(iv: ptr8, salt: ptr8, st: ptr8, pos: int):
     for i in range(pos + pos + 8):  # 16 bytes when pos is 4 (AES-CM), 12 when 2 (GCM)
         iv[i] = salt[i]
     for i in range(_ST_LEN):
         iv[pos + i] ^= st[i]
 
 
-def _make_iv_pure(iv, salt, st, pos):
-    # One big-int XOR: cheaper on CPython than ten byte operations.
-    n = len(iv)
-    x = int.from_bytes(st[0:_ST_LEN], "big") << (8 * (n - pos - _ST_LEN))
-    iv[0:n] = (int.from_bytes(salt, "big") ^ x).to_bytes(n, "big")
-
-
 @micropython.viper
-def _rtcp_next_viper(tbl: ptr8, row: int, st: ptr8) -> int:
+def _rtcp_next(tbl: ptr8, row: int, st: ptr8) -> int:
     o = row + _R_RTCP_IDX
     idx = uint((tbl[o] << 24) | (tbl[o + 1] << 16) | (tbl[o + 2] << 8) | tbl[o + 3]) + uint(1)
     if idx & uint(0x80000000):
@@ -288,18 +257,8 @@ def _rtcp_next_viper(tbl: ptr8, row: int, st: ptr8) -> int:
     return 0
 
 
-def _rtcp_next_pure(tbl, row, st):
-    o = row + _R_RTCP_IDX
-    idx = int.from_bytes(tbl[o : o + 4], "big") + 1
-    if idx & 0x80000000:
-        return -1
-    tbl[o : o + 4] = idx.to_bytes(4, "big")
-    st[4:10] = b"\x00\x00" + tbl[o : o + 4]
-    return 0
-
-
 @micropython.viper
-def _rtcp_delta_viper(tbl: ptr8, row: int, st: ptr8) -> int:
+def _rtcp_delta(tbl: ptr8, row: int, st: ptr8) -> int:
     o = row + _R_RTCP_IDX
     hi = (tbl[o] << 24) | (tbl[o + 1] << 16) | (tbl[o + 2] << 8) | tbl[o + 3]
     idx = (st[6] << 24) | (st[7] << 16) | (st[8] << 8) | st[9]
@@ -311,26 +270,279 @@ def _rtcp_delta_viper(tbl: ptr8, row: int, st: ptr8) -> int:
     return d
 
 
-def _rtcp_delta_pure(tbl, row, st):
-    o = row + _R_RTCP_IDX
-    d = int.from_bytes(st[6:10], "big") - int.from_bytes(tbl[o : o + 4], "big")
-    return max(-_DELTA_CLAMP, min(_DELTA_CLAMP, d))
-
-
-_copy = fast(_copy_viper, _copy_pure)
-_diff = fast(_diff_viper, _diff_pure)
-_find = fast(_find_viper, _find_pure)
-_estimate = fast(_estimate_viper, _estimate_pure)
-_commit = fast(_commit_viper, _commit_pure)
-_make_iv = fast(_make_iv_viper, _make_iv_pure)
-_rtcp_next = fast(_rtcp_next_viper, _rtcp_next_pure)
-_rtcp_delta = fast(_rtcp_delta_viper, _rtcp_delta_pure)
-
-
 def _seen(tbl, woff, delta):
     """True when the replay window (RFC 3711 §3.3.2) rejects index highest+delta (delta <= 0)."""
     age = -delta
     return age >= _WINDOW or bool(tbl[woff + (age >> 3)] & (1 << (age & 7)))
+
+
+def _too_many_ssrcs(n):
+    raise ConfigError("more SSRCs than srtp_max_ssrcs=%d: raise it in the board profile" % n)
+
+
+class _ByteTable:
+    """The SSRC table in one preallocated bytearray, arithmetic in viper (MicroPython).
+
+    Allocation-free, and no 32-bit value ever becomes an int (docs/srtp.md). `send_*` and
+    `recv_*` find the packet's SSRC and index and leave its IV in `iv`; a `recv_*` remembers
+    its row (the spare for a new SSRC) for the `commit` that follows a good tag.
+    """
+
+    def __init__(self, n, rtp_salt, rtcp_salt, iv_len, pos):
+        self._end = n * _ROW
+        self._spare = self._end  # a new peer SSRC is tried here until its tag checks out
+        self._tbl = bytearray(self._end + _ROW)
+        self._st = bytearray(_ST_LEN)
+        self._pos = pos
+        self._win = 0  # the replay window (row offset) of the packet a recv_* let through
+        self.iv = bytearray(iv_len)
+        self._rtp_salt = bytearray(iv_len)
+        self._rtp_salt[0 : len(rtp_salt)] = rtp_salt
+        self._rtcp_salt = bytearray(iv_len)
+        self._rtcp_salt[0 : len(rtcp_salt)] = rtcp_salt
+
+    def set_roc(self, ssrc, roc, rtcp_index):
+        tbl = self._tbl
+        row = _find(tbl, self._end, ssrc.to_bytes(4, "big"), 0, self._st)
+        if row < 0:
+            row = self._new_row(1)
+        tbl[row + _R_ROC : row + _R_ROC + 4] = roc.to_bytes(4, "big")
+        tbl[row + _R_RTCP_IDX : row + _R_RTCP_IDX + 4] = rtcp_index.to_bytes(4, "big")
+
+    def send_rtp(self, buf, roc_at):
+        """Index the RTP packet in `buf` for sending; its ROC to buf[roc_at:] if roc_at >= 0."""
+        tbl = self._tbl
+        st = self._st
+        row = _find(tbl, self._end, buf, _RTP_SSRC, st)
+        if row < 0:
+            row = self._new_row(1)
+        if _estimate(tbl, row, (buf[2] << 8) | buf[3], st) > 0:
+            # A sender only needs its highest index (for the ROC), not a replay window.
+            _copy(tbl, row + _R_ROC, st, _ST_INDEX, _HIGHEST)
+        _make_iv(self.iv, self._rtp_salt, st, self._pos)
+        if roc_at >= 0:
+            _copy(buf, roc_at, st, _ST_INDEX, _ROC_LEN)
+
+    def recv_rtp(self, buf, roc_at):
+        """Index a received RTP packet: its distance from the highest index, or _REPLAYED."""
+        tbl = self._tbl
+        st = self._st
+        row = _find(tbl, self._end, buf, _RTP_SSRC, st)
+        if row < 0:
+            row = self._new_row(0)
+        self._win = row + _R_WIN
+        delta = _estimate(tbl, row, (buf[2] << 8) | buf[3], st)
+        if delta <= 0 and _seen(tbl, row + _R_WIN, delta):
+            return _REPLAYED
+        _make_iv(self.iv, self._rtp_salt, st, self._pos)
+        if roc_at >= 0:
+            _copy(buf, roc_at, st, _ST_INDEX, _ROC_LEN)
+        return delta
+
+    def send_rtcp(self, buf, t):
+        """Next SRTCP index of the packet's SSRC, E flag set, to buf[t:t+4]; False if exhausted."""
+        tbl = self._tbl
+        st = self._st
+        row = _find(tbl, self._end, buf, _RTCP_SSRC, st)
+        if row < 0:
+            row = self._new_row(1)
+        if _rtcp_next(tbl, row, st) < 0:
+            return False
+        _copy(buf, t, st, _ST_RTCP_IDX, _TRAILER)
+        buf[t] |= 0x80
+        _make_iv(self.iv, self._rtcp_salt, st, self._pos)
+        return True
+
+    def recv_rtcp(self, buf, t):
+        """Index a received SRTCP packet from its trailer at buf[t:t+4], as `recv_rtp`."""
+        tbl = self._tbl
+        st = self._st
+        row = _find(tbl, self._end, buf, _RTCP_SSRC, st)
+        if row < 0:
+            row = self._new_row(0)
+        self._win = row + _R_RTCP_WIN
+        st[_ST_INDEX] = 0  # 00 00 || index: the SRTCP form of the 6-byte index
+        st[_ST_INDEX + 1] = 0
+        _copy(st, _ST_RTCP_IDX, buf, t, _TRAILER)
+        st[_ST_RTCP_IDX] &= 0x7F
+        delta = _rtcp_delta(tbl, row, st)
+        if delta <= 0 and _seen(tbl, row + _R_RTCP_WIN, delta):
+            return _REPLAYED
+        _make_iv(self.iv, self._rtcp_salt, st, self._pos)
+        return delta
+
+    def commit(self, delta):
+        """After a good tag: the last recv_*'s highest index and window move on (the spare row
+        joins the table); False when the table is full."""
+        win = self._win
+        if win >= self._spare:
+            row = self._adopt(self._spare)
+            if row < 0:
+                return False
+            win += row - self._spare
+        _commit(self._tbl, win, delta, self._st)
+        return True
+
+    def _new_row(self, claim):
+        """A zeroed row for the SSRC `_find` left in the scratch: claimed (sending), or the spare
+        (receiving, until the packet's tag checks out)."""
+        tbl = self._tbl
+        row = self._spare
+        if claim:
+            row = self._free()
+            if row < 0:
+                _too_many_ssrcs(self._end // _ROW)
+        for i in range(_ROW):
+            tbl[row + i] = 0
+        _copy(tbl, row, self._st, 0, 4)
+        tbl[row + _R_USED] = claim
+        return row
+
+    def _free(self):
+        tbl = self._tbl
+        for row in range(0, self._end, _ROW):
+            if not tbl[row + _R_USED]:
+                return row
+        return -1
+
+    def _adopt(self, row):
+        """The spare row moves into the table (-1 when it is full)."""
+        free = self._free()
+        if free < 0:
+            return -1
+        _copy(self._tbl, free, self._tbl, row, _ROW)
+        self._tbl[free + _R_USED] = 1
+        return free
+
+
+def _delta(hi, seq):
+    """RFC 3711 §3.3.1 / Appendix A over an int: the index of `seq` minus the highest index `hi`
+    (ROC-1, ROC or ROC+1; never ROC-1 while the ROC is 0, as in libsrtp)."""
+    d = seq - (hi & 0xFFFF)
+    if d > _SEQ_HALF:
+        if hi > 0xFFFF:
+            d -= _SEQ_MOD
+    elif d < -_SEQ_HALF:
+        d += _SEQ_MOD
+    return d
+
+
+def _window(w, delta):
+    """Replay bitmap `w` after accepting index highest+delta (bit k: highest-k received)."""
+    if delta <= 0:
+        return w | (1 << -delta)
+    if delta >= _WINDOW:
+        return 1
+    return ((w << delta) | 1) & _WIN_MASK
+
+
+class _IntTable:
+    """The SSRC table as Python ints in a dict (CPython): `_ByteTable`'s pure twin, with the same
+    interface and behaviour and none of its bytes <-> int conversions.
+
+    A row is [SRTP highest index (ROC << 16 | SEQ), SRTP window, SRTCP index, SRTCP window];
+    a new peer SSRC's row joins the dict only in `commit`, after its tag checked out.
+    """
+
+    def __init__(self, n, rtp_salt, rtcp_salt, iv_len, pos):
+        self._n = n
+        self._rows = {}
+        self._len = iv_len
+        self._shift = (iv_len - pos - _ST_LEN) << 3  # where SSRC || index sits in the IV
+        self._rtp_salt = int.from_bytes(rtp_salt, "big") << ((iv_len - len(rtp_salt)) << 3)
+        self._rtcp_salt = int.from_bytes(rtcp_salt, "big") << ((iv_len - len(rtcp_salt)) << 3)
+        self.iv = bytes(iv_len)
+        # The packet a recv_* let through, for its commit: row, SSRC, index and where in the row.
+        self._row = None
+        self._ssrc = 0
+        self._index = 0
+        self._k = 0
+
+    def _claim(self, ssrc):
+        row = self._rows.get(ssrc)
+        if row is None:
+            if len(self._rows) >= self._n:
+                _too_many_ssrcs(self._n)
+            row = self._rows[ssrc] = [0, 0, 0, 0]
+        return row
+
+    def _iv(self, salt, ssrc, index):
+        return (salt ^ (((ssrc << 48) | index) << self._shift)).to_bytes(self._len, "big")
+
+    def set_roc(self, ssrc, roc, rtcp_index):
+        row = self._claim(ssrc)
+        row[0] = (roc << 16) | (row[0] & 0xFFFF)
+        row[2] = rtcp_index
+
+    def send_rtp(self, buf, roc_at):
+        ssrc = int.from_bytes(buf[_RTP_SSRC : _RTP_SSRC + 4], "big")
+        row = self._rows.get(ssrc) or self._claim(ssrc)
+        hi = row[0]
+        d = _delta(hi, (buf[2] << 8) | buf[3])
+        x = (hi + d) & _INDEX_MASK
+        if d > 0:
+            row[0] = x
+        self.iv = self._iv(self._rtp_salt, ssrc, x)
+        if roc_at >= 0:
+            buf[roc_at : roc_at + _ROC_LEN] = (x >> 16).to_bytes(_ROC_LEN, "big")
+
+    def recv_rtp(self, buf, roc_at):
+        ssrc = int.from_bytes(buf[_RTP_SSRC : _RTP_SSRC + 4], "big")
+        row = self._rows.get(ssrc) or [0, 0, 0, 0]
+        hi = row[0]
+        d = _delta(hi, (buf[2] << 8) | buf[3])
+        if d <= 0 and (d <= -_WINDOW or (row[1] >> -d) & 1):
+            return _REPLAYED
+        x = (hi + d) & _INDEX_MASK
+        self._row = row
+        self._ssrc = ssrc
+        self._k = 0
+        self._index = x
+        self.iv = self._iv(self._rtp_salt, ssrc, x)
+        if roc_at >= 0:
+            buf[roc_at : roc_at + _ROC_LEN] = (x >> 16).to_bytes(_ROC_LEN, "big")
+        return d
+
+    def send_rtcp(self, buf, t):
+        ssrc = int.from_bytes(buf[_RTCP_SSRC : _RTCP_SSRC + 4], "big")
+        row = self._rows.get(ssrc) or self._claim(ssrc)
+        idx = row[2] + 1
+        if idx > _MAX_RTCP_INDEX:
+            return False
+        row[2] = idx
+        buf[t : t + _TRAILER] = (idx | 0x80000000).to_bytes(_TRAILER, "big")
+        self.iv = self._iv(self._rtcp_salt, ssrc, idx)
+        return True
+
+    def recv_rtcp(self, buf, t):
+        ssrc = int.from_bytes(buf[_RTCP_SSRC : _RTCP_SSRC + 4], "big")
+        row = self._rows.get(ssrc) or [0, 0, 0, 0]
+        idx = int.from_bytes(buf[t : t + _TRAILER], "big") & _MAX_RTCP_INDEX
+        d = idx - row[2]
+        if d <= 0 and (d <= -_WINDOW or (row[3] >> -d) & 1):
+            return _REPLAYED
+        self._row = row
+        self._ssrc = ssrc
+        self._k = 2
+        self._index = idx
+        self.iv = self._iv(self._rtcp_salt, ssrc, idx)
+        return d
+
+    def commit(self, delta):
+        row = self._row
+        rows = self._rows
+        if rows.get(self._ssrc) is not row:
+            if len(rows) >= self._n:
+                return False
+            rows[self._ssrc] = row
+        k = self._k
+        if delta > 0:
+            row[k] = self._index
+        row[k + 1] = _window(row[k + 1], delta)
+        return True
+
+
+_Table = fast(_ByteTable, _IntTable)
 
 
 class SrtpCounters:
@@ -363,76 +575,25 @@ class SrtpSession:
         n = profile.srtp_max_ssrcs
         if n < 1:
             raise ConfigError("srtp_max_ssrcs must be at least 1 (boards/__init__.py)")
-        self._end = n * _ROW
-        self._spare = self._end  # a new peer SSRC is tried here until its tag checks out
-        self._tbl = bytearray(self._end + _ROW)
-        self._st = bytearray(_ST_LEN)
         self._mac = bytearray(_SHA1_LEN)
         self._tag = bytearray(_GCM_TAG)
         self._aad = bytearray(_RTCP_MIN + _TRAILER)
         if self._gcm:
-            self._pos = _GCM_IV_POS
             self._rtp_gcm = AesGcm(rtp_key)
             self._rtcp_gcm = AesGcm(rtcp_key)
-            iv_len = _GCM_SALT
+            self._ssrcs = _Table(n, rtp_salt, rtcp_salt, _GCM_SALT, _GCM_IV_POS)
         else:
-            self._pos = _CM_IV_POS
             self._rtp_aes = Aes128(rtp_key)
             self._rtcp_aes = Aes128(rtcp_key)
             self._rtp_hmac = HmacSha1(rtp_auth)
             self._rtcp_hmac = HmacSha1(rtcp_auth)
-            iv_len = _CM_IV
-        self._iv = bytearray(iv_len)
-        self._rtp_salt = bytearray(iv_len)
-        self._rtp_salt[0 : len(rtp_salt)] = rtp_salt
-        self._rtcp_salt = bytearray(iv_len)
-        self._rtcp_salt[0 : len(rtcp_salt)] = rtcp_salt
+            self._ssrcs = _Table(n, rtp_salt, rtcp_salt, _CM_IV, _CM_IV_POS)
         self.counters = SrtpCounters()
 
     def set_roc(self, ssrc, roc, rtcp_index=0):
         """Start SSRC `ssrc` at rollover counter `roc` and SRTCP index `rtcp_index` (RFC 3711
         §3.3.1: a receiver joining late learns the ROC out of band)."""
-        tbl = self._tbl
-        row = _find(tbl, self._end, ssrc.to_bytes(4, "big"), 0, self._st)
-        if row < 0:
-            row = self._new_row(1)
-        tbl[row + _R_ROC : row + _R_ROC + 4] = roc.to_bytes(4, "big")
-        tbl[row + _R_RTCP_IDX : row + _R_RTCP_IDX + 4] = rtcp_index.to_bytes(4, "big")
-
-    def _new_row(self, claim):
-        """A zeroed row for the SSRC `_find` left in the scratch: claimed (sending), or the spare
-        (receiving, until the packet's tag checks out)."""
-        tbl = self._tbl
-        row = self._spare
-        if claim:
-            row = self._free()
-            if row < 0:
-                raise ConfigError(
-                    "more SSRCs than srtp_max_ssrcs=%d: raise it in the board profile"
-                    % (self._end // _ROW)
-                )
-        for i in range(_ROW):
-            tbl[row + i] = 0
-        _copy(tbl, row, self._st, 0, 4)
-        tbl[row + _R_USED] = claim
-        return row
-
-    def _free(self):
-        tbl = self._tbl
-        for row in range(0, self._end, _ROW):
-            if not tbl[row + _R_USED]:
-                return row
-        return -1
-
-    def _adopt(self, row):
-        """After a tag checks out: the spare row moves into the table (-1, counted, when full)."""
-        free = self._free()
-        if free < 0:
-            self.counters.ssrc_overflow += 1
-            return -1
-        _copy(self._tbl, free, self._tbl, row, _ROW)
-        self._tbl[free + _R_USED] = 1
-        return free
+        self._ssrcs.set_roc(ssrc, roc, rtcp_index)
 
     def protect_rtp(self, buf, n):
         """SRTP-protect the RTP packet buf[0:n] in place (RFC 3711 §3.3); the new length."""
@@ -441,24 +602,16 @@ class SrtpSession:
             raise ConfigError("protect_rtp: buf[0:n] is not an RTP packet")
         if n + self._tag_len > len(buf):
             raise BufferTooSmall("protect_rtp: buf needs %d more bytes" % self._tag_len)
-        tbl = self._tbl
-        st = self._st
-        row = _find(tbl, self._end, buf, _RTP_SSRC, st)
-        if row < 0:
-            row = self._new_row(1)
-        if _estimate(tbl, row, (buf[2] << 8) | buf[3], st) > 0:
-            # A sender only needs its highest index (for the ROC), not a replay window.
-            _copy(tbl, row + _R_ROC, st, _ST_INDEX, _HIGHEST)
-        iv = self._iv
-        _make_iv(iv, self._rtp_salt, st, self._pos)
+        ssrcs = self._ssrcs
         if self._gcm:
-            self._rtp_gcm.seal(iv, buf, 0, h, buf, h, n - h, buf, n)
+            ssrcs.send_rtp(buf, -1)
+            self._rtp_gcm.seal_packet(ssrcs.iv, buf, h, n - h)
             return n + _GCM_TAG
-        self._rtp_aes.ctr_xor(iv, buf, h, n - h)
-        # The tag covers header || payload || ROC (RFC 3711 §4.2); the ROC goes where the tag
+        # The tag covers header || payload || ROC (RFC 3711 §4.2): the ROC goes where the tag
         # will be, then the tag overwrites it.
+        ssrcs.send_rtp(buf, n)
+        self._rtp_aes.ctr_xor(ssrcs.iv, buf, h, n - h)
         mac = self._mac
-        _copy(buf, n, st, _ST_INDEX, _ROC_LEN)
         self._rtp_hmac.digest_into(buf, 0, n + _ROC_LEN, mac, 0)
         _copy(buf, n, mac, 0, _CM_TAG)
         return n + _CM_TAG
@@ -471,36 +624,32 @@ class SrtpSession:
         if h < 0:
             self.counters.malformed += 1
             return -1
-        tbl = self._tbl
-        st = self._st
-        row = _find(tbl, self._end, buf, _RTP_SSRC, st)
-        if row < 0:
-            row = self._new_row(0)
-        delta = _estimate(tbl, row, (buf[2] << 8) | buf[3], st)
-        if delta <= 0 and _seen(tbl, row + _R_WIN, delta):
+        ssrcs = self._ssrcs
+        gcm = self._gcm
+        if not gcm:
+            _copy(self._tag, 0, buf, m, _CM_TAG)  # before the ROC goes there
+        delta = ssrcs.recv_rtp(buf, -1 if gcm else m)
+        if delta == _REPLAYED:
             self.counters.replayed += 1
             return -1
-        iv = self._iv
-        _make_iv(iv, self._rtp_salt, st, self._pos)
-        if self._gcm:
-            if not self._rtp_gcm.open(iv, buf, 0, h, buf, h, m - h, buf, m):
-                self.counters.bad_auth += 1
-                return -1
+        if gcm:
+            ok = self._rtp_gcm.open_packet(ssrcs.iv, buf, h, m - h)
         else:
             mac = self._mac
-            tag = self._tag
-            _copy(tag, 0, buf, m, _CM_TAG)
-            _copy(buf, m, st, _ST_INDEX, _ROC_LEN)
             self._rtp_hmac.digest_into(buf, 0, m + _ROC_LEN, mac, 0)
-            if _diff(mac, 0, tag, 0, _CM_TAG):
-                self.counters.bad_auth += 1
-                return -1
-            self._rtp_aes.ctr_xor(iv, buf, h, m - h)
-        if row == self._spare:
-            row = self._adopt(row)
-            if row < 0:
-                return -1
-        _commit(tbl, row + _R_WIN, delta, st)
+            ok = not _diff(mac, 0, self._tag, 0, _CM_TAG)
+            if ok:
+                self._rtp_aes.ctr_xor(ssrcs.iv, buf, h, m - h)
+        return self._accepted(ok, delta, m)
+
+    def _accepted(self, ok, delta, m):
+        """`m` once the tag checked out and the SSRC table took the index; -1 (counted) if not."""
+        if not ok:
+            self.counters.bad_auth += 1
+            return -1
+        if not self._ssrcs.commit(delta):
+            self.counters.ssrc_overflow += 1
+            return -1
         return m
 
     def protect_rtcp(self, buf, n):
@@ -512,29 +661,21 @@ class SrtpSession:
             raise BufferTooSmall(
                 "protect_rtcp: buf needs %d more bytes" % (self._tag_len + _TRAILER)
             )
-        tbl = self._tbl
-        st = self._st
-        row = _find(tbl, self._end, buf, _RTCP_SSRC, st)
-        if row < 0:
-            row = self._new_row(1)
-        if _rtcp_next(tbl, row, st) < 0:
+        ssrcs = self._ssrcs
+        gcm = self._gcm
+        t = n + _GCM_TAG if gcm else n  # E flag + index: after the tag for GCM, before it for CM
+        if not ssrcs.send_rtcp(buf, t):
             raise StateError("SRTCP index exhausted (2**31 packets): rekey the session")
-        iv = self._iv
-        _make_iv(iv, self._rtcp_salt, st, self._pos)
-        if self._gcm:
-            # AAD = header || E flag + index (RFC 7714 §9.1); the trailer follows the tag.
+        if gcm:
+            # AAD = header || E flag + index (RFC 7714 §9.1).
             aad = self._aad
             _copy(aad, 0, buf, 0, _RTCP_MIN)
-            _copy(aad, _RTCP_MIN, st, _ST_RTCP_IDX, _TRAILER)
-            aad[_RTCP_MIN] |= 0x80
+            _copy(aad, _RTCP_MIN, buf, t, _TRAILER)
             self._rtcp_gcm.seal(
-                iv, aad, 0, _RTCP_MIN + _TRAILER, buf, _RTCP_MIN, n - _RTCP_MIN, buf, n
+                ssrcs.iv, aad, 0, _RTCP_MIN + _TRAILER, buf, _RTCP_MIN, n - _RTCP_MIN, buf, n
             )
-            _copy(buf, n + _GCM_TAG, aad, _RTCP_MIN, _TRAILER)
             return n + _GCM_TAG + _TRAILER
-        self._rtcp_aes.ctr_xor(iv, buf, _RTCP_MIN, n - _RTCP_MIN)
-        _copy(buf, n, st, _ST_RTCP_IDX, _TRAILER)
-        buf[n] |= 0x80
+        self._rtcp_aes.ctr_xor(ssrcs.iv, buf, _RTCP_MIN, n - _RTCP_MIN)
         self._rtcp_hmac.digest_into(buf, 0, n + _TRAILER, self._mac, 0)
         _copy(buf, n + _TRAILER, self._mac, 0, _CM_TAG)
         return n + _TRAILER + _CM_TAG
@@ -548,38 +689,20 @@ class SrtpSession:
             self.counters.malformed += 1
             return -1
         t = n - _TRAILER if gcm else m  # E flag + index
-        tbl = self._tbl
-        st = self._st
-        row = _find(tbl, self._end, buf, _RTCP_SSRC, st)
-        if row < 0:
-            row = self._new_row(0)
         encrypted = buf[t] & 0x80
-        st[_ST_INDEX] = 0  # 00 00 || index: the SRTCP form of the 6-byte index
-        st[_ST_INDEX + 1] = 0
-        _copy(st, _ST_RTCP_IDX, buf, t, _TRAILER)
-        st[_ST_RTCP_IDX] &= 0x7F
-        delta = _rtcp_delta(tbl, row, st)
-        if delta <= 0 and _seen(tbl, row + _R_RTCP_WIN, delta):
+        ssrcs = self._ssrcs
+        delta = ssrcs.recv_rtcp(buf, t)
+        if delta == _REPLAYED:
             self.counters.replayed += 1
             return -1
-        iv = self._iv
-        _make_iv(iv, self._rtcp_salt, st, self._pos)
         if gcm:
-            ok = self._open_rtcp(iv, buf, m, t, encrypted)
+            ok = self._open_rtcp(ssrcs.iv, buf, m, t, encrypted)
         else:
             self._rtcp_hmac.digest_into(buf, 0, m + _TRAILER, self._mac, 0)
             ok = not _diff(self._mac, 0, buf, m + _TRAILER, _CM_TAG)
             if ok and encrypted:
-                self._rtcp_aes.ctr_xor(iv, buf, _RTCP_MIN, m - _RTCP_MIN)
-        if not ok:
-            self.counters.bad_auth += 1
-            return -1
-        if row == self._spare:
-            row = self._adopt(row)
-            if row < 0:
-                return -1
-        _commit(tbl, row + _R_RTCP_WIN, delta, st)
-        return m
+                self._rtcp_aes.ctr_xor(ssrcs.iv, buf, _RTCP_MIN, m - _RTCP_MIN)
+        return self._accepted(ok, delta, m)
 
     def _open_rtcp(self, iv, buf, m, t, encrypted):
         if encrypted:

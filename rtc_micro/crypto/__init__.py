@@ -5,7 +5,8 @@ Modules, imported directly so a device loads only what it uses:
 - `crypto.hashes`: `sha1(data)`, `sha256(data)`, `Transcript` (running SHA-256 of a handshake).
 - `crypto.hmac`: `hmac_sha1`, `hmac_sha256`, `HmacSha1` (precomputed key, `digest_into`),
   `prf_sha256` (TLS 1.2 PRF, RFC 5246 §5).
-- `crypto.aes`: `Aes128` (ECB block, CTR keystream XOR), `AesGcm` (RFC 5116 AEAD), in place.
+- `crypto.aes`: `Aes128` (ECB block, CTR keystream XOR), `AesGcm` (RFC 5116 AEAD; `seal_packet`/
+  `open_packet` for AAD || data || tag from buf[0], SRTP's layout), in place.
 - `crypto.ec`: P-256 ECDH/ECDSA and X25519.
 - `crypto.x509`: self-signed ECDSA P-256 certificates, public key from a peer's DER, fingerprints.
 

@@ -5,7 +5,10 @@ Two back ends behind `Aes128` and `AesGcm`:
   into a buffer made at construction; XOR and GHASH (`crypto.ghash`) run in `@viper`. Nothing
   is allocated per packet. On CPython the same code runs over a `cryptography` ECB stand-in, so
   tests can check it against OpenSSL.
-- OpenSSL (CPython): `cryptography`'s CTR and AESGCM.
+- OpenSSL (CPython): `cryptography`'s CTR (one context per key, rewound per call) and AESGCM.
+
+`AesGcm.seal_packet`/`open_packet` take the layout SRTP uses (AAD || data || tag from buf[0]);
+on CPython they are the lean path, on MicroPython plain `seal`/`open`.
 """
 
 import micropython
@@ -86,9 +89,50 @@ def _diff16_pure(a, b, boff):
     return d
 
 
+@micropython.viper
+def _pad_block_viper(blk: ptr8, src: ptr8, off: int, r: int):
+    """blk[0:16] = src[off:off+r] and zeros (GCM's padding of a last partial block)."""
+    i = 0
+    while i < r:
+        blk[i] = src[off + i]
+        i += 1
+    while i < 16:
+        blk[i] = 0
+        i += 1
+
+
+def _pad_block_pure(blk, src, off, r):
+    blk[0:16] = bytes(src[off : off + r]) + bytes(16 - r)
+
+
+@micropython.viper
+def _lengths_viper(blk: ptr8, a: int, c: int):
+    """blk[0:16] = [8a]64 || [8c]64: the bit lengths of AAD and ciphertext (SP 800-38D §7.1)."""
+    i = 0
+    while i < 16:
+        blk[i] = 0
+        i += 1
+    a <<= 3
+    c <<= 3
+    blk[4] = a >> 24
+    blk[5] = a >> 16
+    blk[6] = a >> 8
+    blk[7] = a
+    blk[12] = c >> 24
+    blk[13] = c >> 16
+    blk[14] = c >> 8
+    blk[15] = c
+
+
+def _lengths_pure(blk, a, c):
+    blk[0:16] = ((a << 67) | (c << 3)).to_bytes(16, "big")
+
+
 _xor = fast(_xor_viper, _xor_pure)
 _ctr_fill = fast(_ctr_fill_viper, _ctr_fill_pure)
 _diff16 = fast(_diff16_viper, _diff16_pure)
+_pad_block = fast(_pad_block_viper, _pad_block_pure)
+_lengths = fast(_lengths_viper, _lengths_pure)
 
 
 def _check_key(key):
@@ -97,6 +141,8 @@ def _check_key(key):
 
 
 def _check_seal(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
+    if _spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
+        return
     if len(nonce12) != NONCE_SIZE:
         misuse("AES-GCM needs a 12-byte nonce, got %d bytes" % len(nonce12))
     if aad_len:  # no AAD may be passed as None
@@ -105,8 +151,8 @@ def _check_seal(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
     check_span("tag_out", tag_out, tag_off, TAG_SIZE)
 
 
-def _open_spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
-    """The spans `open` reads and writes lie inside their buffers (peer-driven: no raising)."""
+def _spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+    """The nonce has 12 bytes and each span lies inside its buffer (one test on the fast path)."""
     return not (
         len(nonce12) != NONCE_SIZE
         or aad_len < 0
@@ -215,7 +261,7 @@ class PortableAesGcm:
     def open(self, nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
         """Check the tag, then decrypt buf[off:off+n] in place: True; False (data untouched) on a
         bad tag or impossible spans. Never raises."""
-        if not _open_spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+        if not _spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
             return False
         self._start(nonce12)
         self._hash(aad, aad_off, aad_len, buf, off, n)
@@ -224,6 +270,14 @@ class PortableAesGcm:
             return False
         self._aes._ctr_run(buf, off, n)
         return True
+
+    def seal_packet(self, nonce12, buf, aad_len, n):
+        """`seal` of a packet laid out AAD || data || room for the tag from buf[0] (SRTP)."""
+        self.seal(nonce12, buf, 0, aad_len, buf, aad_len, n, buf, aad_len + n)
+
+    def open_packet(self, nonce12, buf, aad_len, n):
+        """`open` of a packet laid out AAD || data || tag from buf[0] (SRTP)."""
+        return self.open(nonce12, buf, 0, aad_len, buf, aad_len, n, buf, aad_len + n)
 
     def _start(self, nonce12):
         """J0 = nonce || 0^31 || 1 (SP 800-38D §7.1); keep AES_K(J0); counter = inc32(J0)."""
@@ -237,35 +291,19 @@ class PortableAesGcm:
     def _hash(self, aad, aad_off, aad_len, buf, off, n):
         """GHASH(A || pad || C || pad || [len(A)]64 || [len(C)]64) into the state's Y."""
         gh = self._gh
-        blk = self._blk
         ghash.reset(gh)
         self._absorb(aad, aad_off, aad_len)
         self._absorb(buf, off, n)
-        for i in range(16):
-            blk[i] = 0
-        bits = aad_len << 3
-        blk[4] = (bits >> 24) & 0xFF
-        blk[5] = (bits >> 16) & 0xFF
-        blk[6] = (bits >> 8) & 0xFF
-        blk[7] = bits & 0xFF
-        bits = n << 3
-        blk[12] = (bits >> 24) & 0xFF
-        blk[13] = (bits >> 16) & 0xFF
-        blk[14] = (bits >> 8) & 0xFF
-        blk[15] = bits & 0xFF
-        ghash.update(gh, blk, 0, 16)
+        _lengths(self._blk, aad_len, n)
+        ghash.update(gh, self._blk, 0, 16)
 
     def _absorb(self, data, off, n):
-        if n == 0:
-            return
         r = n & 15
-        ghash.update(self._gh, data, off, n - r)
+        if n > r:
+            ghash.update(self._gh, data, off, n - r)
         if r:
-            blk = self._blk
-            for i in range(r, 16):
-                blk[i] = 0
-            copy_into(blk, 0, data, off + n - r, r)
-            ghash.update(self._gh, blk, 0, 16)
+            _pad_block(self._blk, data, off + n - r, r)
+            ghash.update(self._gh, self._blk, 0, 16)
 
 
 class OpenSslAes128:
@@ -275,10 +313,11 @@ class OpenSslAes128:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
         _check_key(key)
-        self._alg = algorithms.AES(bytes(key))
-        self._cipher = Cipher
-        self._mode = modes.CTR
-        self._ecb = Cipher(self._alg, modes.ECB()).encryptor()
+        alg = algorithms.AES(bytes(key))
+        self._ecb = Cipher(alg, modes.ECB()).encryptor()
+        # One CTR context, rewound per call with reset_nonce (cryptography >= 43): a new
+        # context costs ~3.5 us, a rewind ~0.2 us.
+        self._ctr = Cipher(alg, modes.CTR(bytes(16))).encryptor()
 
     def encrypt_block(self, src, src_off, dst, dst_off):
         """dst[dst_off:dst_off+16] = AES_K(src[src_off:src_off+16])."""
@@ -288,29 +327,21 @@ class OpenSslAes128:
 
     def ctr_xor(self, counter16, buf, off, n):
         """XOR buf[off:off+n] with AES_K(counter), AES_K(inc32(counter)), ... (SP 800-38A)."""
-        check_span("buf", buf, off, n)
-        check_span("counter16", counter16, 0, 16)
-        prefix = bytes(counter16[0:12])
-        c = int.from_bytes(counter16[12:16], "big")
+        if off < 0 or n < 0 or off + n > len(buf) or len(counter16) != 16:  # one test when fine
+            check_span("buf", buf, off, n)
+            misuse("AES-CTR needs a 16-byte counter, got %d bytes" % len(counter16))
+        ctx = self._ctr
+        ctx.reset_nonce(counter16)
         view = memoryview(buf)[off : off + n]
-        if n <= _BATCH * 16:
-            # A CTR context costs ~3.5 us to set up: for a packet, one ECB call over the counter
-            # blocks is cheaper.
-            blocks = b"".join(
-                [prefix + ((c + i) & 0xFFFFFFFF).to_bytes(4, "big") for i in range((n + 15) >> 4)]
-            )
-            ks = int.from_bytes(self._ecb.update(blocks)[0:n], "big")
-            view[0:n] = (int.from_bytes(view, "big") ^ ks).to_bytes(n, "big")
-            return
-        # OpenSSL's CTR carries into all 128 bits; inc32 wraps in the last 32: split at the wrap.
-        first = min(n, ((1 << 32) - c) * 16)
-        self._ctr_context(prefix + c.to_bytes(4, "big"), view[0:first])
-        if first < n:
-            self._ctr_context(prefix + bytes(4), view[first:])
-
-    def _ctr_context(self, ctr, view):
-        enc = self._cipher(self._alg, self._mode(ctr)).encryptor()
-        view[0 : len(view)] = enc.update(bytes(view))
+        # OpenSSL's CTR carries into all 128 bits; inc32 wraps in the last 32: split at the wrap,
+        # which only a counter within 2**16 blocks of it can reach in under 1 MiB.
+        if n > 1 << 20 or counter16[12] & counter16[13] == 0xFF:
+            first = ((1 << 32) - int.from_bytes(counter16[12:16], "big")) << 4
+            if first < n:
+                ctx.update_into(view[0:first], view)
+                ctx.reset_nonce(bytes(counter16[0:12]) + bytes(4))
+                view = view[first:]
+        ctx.update_into(view, view)
 
 
 class OpenSslAesGcm:
@@ -326,13 +357,12 @@ class OpenSslAesGcm:
         """Encrypt buf[off:off+n] in place; write the tag to tag_out[tag_off:tag_off+16]."""
         _check_seal(nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off)
         whole = memoryview(buf)
-        a = bytes(memoryview(aad)[aad_off : aad_off + aad_len]) if aad_len else None
+        a = memoryview(aad)[aad_off : aad_off + aad_len] if aad_len else None
         if tag_out is buf and tag_off == off + n:
             # Tag right after the data (DTLS, SRTP): OpenSSL encrypts in place.
-            out = whole[off : tag_off + TAG_SIZE]
-            self._gcm.encrypt_into(bytes(nonce12), whole[off : off + n], a, out)
+            self._gcm.encrypt_into(nonce12, whole[off:tag_off], a, whole[off : tag_off + TAG_SIZE])
             return
-        out = self._gcm.encrypt(bytes(nonce12), bytes(whole[off : off + n]), a)
+        out = self._gcm.encrypt(nonce12, whole[off : off + n], a)
         whole[off : off + n] = out[0:n]
         tag_out[tag_off : tag_off + TAG_SIZE] = out[n:]
 
@@ -340,18 +370,45 @@ class OpenSslAesGcm:
         """Check the tag, then decrypt buf[off:off+n] in place: True; False (data untouched) on a
         bad tag or impossible spans. Never raises."""
         try:
-            if not _open_spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
+            if not _spans_ok(nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
                 return False
             whole = memoryview(buf)
-            a = bytes(memoryview(aad)[aad_off : aad_off + aad_len]) if aad_len else None
+            a = memoryview(aad)[aad_off : aad_off + aad_len] if aad_len else None
             if tag is buf and tag_off == off + n:
                 sealed = whole[off : tag_off + TAG_SIZE]
             else:
                 sealed = bytes(whole[off : off + n]) + bytes(tag[tag_off : tag_off + TAG_SIZE])
-            plain = self._gcm.decrypt(bytes(nonce12), sealed, a)
+            # Not decrypt_into: it writes the plaintext before the tag check fails.
+            whole[off : off + n] = self._gcm.decrypt(nonce12, sealed, a)
+            return True
         except Exception:  # InvalidTag, or a buffer of the wrong kind: a forgery is a False
             return False
-        whole[off : off + n] = plain
+
+    # The packet forms check their spans in one test and slice straight into OpenSSL: an SRTP
+    # packet pays ~0.2 us of Python around each OpenSSL call instead of ~0.6.
+
+    def seal_packet(self, nonce12, buf, aad_len, n):
+        """`seal` of a packet laid out AAD || data || room for the tag from buf[0] (SRTP)."""
+        end = aad_len + n
+        if aad_len < 0 or n < 0 or end + TAG_SIZE > len(buf) or len(nonce12) != NONCE_SIZE:
+            _check_seal(nonce12, buf, 0, aad_len, buf, aad_len, n, buf, end)
+        whole = memoryview(buf)
+        self._gcm.encrypt_into(
+            nonce12, whole[aad_len:end], whole[0:aad_len], whole[aad_len : end + TAG_SIZE]
+        )
+
+    def open_packet(self, nonce12, buf, aad_len, n):
+        """`open` of a packet laid out AAD || data || tag from buf[0] (SRTP)."""
+        end = aad_len + n
+        if aad_len < 0 or n < 0 or end + TAG_SIZE > len(buf) or len(nonce12) != NONCE_SIZE:
+            return False
+        whole = memoryview(buf)
+        try:
+            whole[aad_len:end] = self._gcm.decrypt(
+                nonce12, whole[aad_len : end + TAG_SIZE], whole[0:aad_len]
+            )
+        except Exception:  # InvalidTag: a forgery is a False, the data as it was
+            return False
         return True
 
 

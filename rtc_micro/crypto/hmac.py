@@ -2,7 +2,8 @@
 
 MicroPython has no `hmac` module: one-shot HMACs run over hashlib there, and `HmacSha1` (STUN,
 SRTP: once per packet) runs our own SHA-1 from precomputed ipad/opad states so that
-`digest_into` allocates nothing (`crypto.sha1`). CPython uses its C `hmac`.
+`digest_into` allocates nothing (`crypto.sha1`). CPython uses its C `hmac` for one-shot HMACs
+and, for `HmacSha1`, copies of hashlib SHA-1 states taken after the ipad and opad blocks.
 """
 
 import hashlib
@@ -55,18 +56,26 @@ else:
         return _std.digest(key, data, "sha256")
 
     class HmacSha1:
-        """HMAC-SHA1 under a fixed key (STUN MESSAGE-INTEGRITY, SRTP auth)."""
+        """HMAC-SHA1 under a fixed key (STUN MESSAGE-INTEGRITY, SRTP auth): SHA-1 states after
+        the ipad and opad blocks, copied per message (cheaper than `hmac`'s own copy)."""
 
         def __init__(self, key):
-            self._h = _std.new(bytes(key), None, "sha1")
+            if len(key) > _BLOCK:
+                key = hashlib.sha1(key).digest()
+            key = bytes(key) + bytes(_BLOCK - len(key))
+            self._inner = hashlib.sha1(bytes([k ^ 0x36 for k in key]))
+            self._outer = hashlib.sha1(bytes([k ^ 0x5C for k in key]))
 
         def digest_into(self, buf, off, n, out, out_off):
             """Write HMAC-SHA1 of `buf[off:off+n]` into `out[out_off:out_off+20]`."""
-            check_span("buf", buf, off, n)
-            check_span("out", out, out_off, 20)
-            h = self._h.copy()
+            if off < 0 or n < 0 or off + n > len(buf) or out_off < 0 or out_off + 20 > len(out):
+                check_span("buf", buf, off, n)
+                check_span("out", out, out_off, 20)
+            h = self._inner.copy()
             h.update(memoryview(buf)[off : off + n])
-            out[out_off : out_off + 20] = h.digest()
+            o = self._outer.copy()
+            o.update(h.digest())
+            out[out_off : out_off + 20] = o.digest()
 
 
 def prf_sha256(secret, label, seed, n):
