@@ -2,8 +2,9 @@
 
 A toy machine with the PeerConnection drain contract echoes datagrams and raises an event per
 datagram and per timer tick; a CPython client checks the echoes and the tick events' count.
-The greet tests check what a client needs: `flush()` fires a due timer at once and sends to an
-address the socket has never heard from (the Unix port's sockets want it resolved first).
+The greet tests check what a client needs: `flush()` sends what an API call queued, fires a due
+timer at once, and sends to an address the socket has never heard from (the Unix port's
+sockets want it resolved first).
 """
 
 import os
@@ -74,19 +75,22 @@ def main():
     seen = []
     def on_event(machine, kind):
         seen.append(kind)
-    if which == "greet":  # a client speaks first: flush() fires the due tick and resolves
+    if which == "greet":  # a client speaks first; no step() runs until the test answered
+        import select
         from rtc_micro.compat import ticks_ms
         from rtc_micro.drivers.poll import Driver
         d = Driver(m, "127.0.0.1", port, 1500, on_event)
-        m.greet = ("127.0.0.1", seconds)  # here: the test's port
-        m.tick_at = ticks_ms()
-        d.flush()
-        say("ready")
-        import select
         p = select.poll()
         p.register(d.udp.sock, select.POLLIN)
-        p.poll(5000)  # no step() until the test, which has its hello from flush(), answers
-        d.run(until=lambda: m.got >= 1, timeout_ms=5000)
+        m.greet = ("127.0.0.1", seconds)  # here: the test's port
+        m.pending.append((b"first", m.greet))  # what an API call (a send) queued: no timer
+        d.flush()
+        say("ready")
+        p.poll(5000)
+        m.tick_at = ticks_ms()  # a timer due now (a client's first ICE check): b"hello"
+        d.flush()
+        p.poll(5000)
+        d.run(until=lambda: m.got >= 2, timeout_ms=5000)
         d.close()
     elif which == "poll":
         from rtc_micro.drivers.poll import Driver
@@ -175,11 +179,14 @@ def _greet(argv):
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
-        data, addr = c.recvfrom(2048)  # sent by flush(), before we sent anything
-        assert data == b"hello" and addr == ("127.0.0.1", port)
+        addr = ("127.0.0.1", port)
+        assert c.recvfrom(2048) == (b"first", addr)  # sent by flush(), before we said anything
+        c.sendto(b"ok", addr)
+        assert c.recvfrom(2048) == (b"ok", addr)  # flush() feeds what waits (echoed) ...
+        assert c.recvfrom(2048) == (b"hello", addr)  # ... and fires the due timer
         c.sendto(b"bye", addr)
         out, _ = proc.communicate(timeout=10)
-        assert proc.returncode == 0 and "echoed 1" in out, out
+        assert proc.returncode == 0 and "echoed 2" in out, out
     finally:
         c.close()
         if proc.poll() is None:

@@ -93,10 +93,12 @@ def drain(machine, port, on_event):
 
 
 def pump(machine, port, on_event):
-    """Feed every waiting datagram and any due timer to `machine`, draining after each.
+    """Drain what API calls queued, then feed every waiting datagram and any due timer to
+    `machine`, draining after each.
 
     Returns `machine.poll_timeout()` afterwards (absolute ticks ms, or None).
     """
+    drain(machine, port, on_event)
     while True:
         n = port.recv()
         if not n:
