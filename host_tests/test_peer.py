@@ -436,3 +436,18 @@ def test_offerer_fails_with_a_reason_when_nobody_answers():
     net.add(c, _BRO, _DEV)  # nobody at _DEV
     assert net.run(until=lambda: cli.state == "failed", timeout_ms=60000)
     assert net.now == 39500 and "no connectivity check" in c.states[-1][1]  # RFC 8489 Rc, Rm
+
+
+def test_answering_an_ice_lite_offer_makes_us_the_controlling_agent():
+    dev_cert, bro_cert = _certs()
+    pc = PeerConnection(_PROFILE, dev_cert, _DEV[0], _DEV[1])
+    lite_offer = _offer(bro_cert.fingerprint()).replace("t=0 0\r\n", "t=0 0\r\na=ice-lite\r\n")
+    lite_offer += "a=candidate:1 1 udp 2130706431 10.0.0.2 6000 typ host\r\n"
+    answer = pc.accept_offer(lite_offer, 0)
+    assert "a=ice-lite" not in answer and pc.stats()["iceRole"] == "controlling"
+    assert pc.poll_timeout() == 0  # a check to the offer's candidate is due at once
+    pc.handle_timeout(0)
+    k = pc.poll()
+    while k and k != events.TRANSMIT:  # the "connecting" state event comes first
+        k = pc.poll()
+    assert k == events.TRANSMIT and pc.out_addr == ("10.0.0.2", 6000) and pc.out_data[0] == 0  # a binding request
