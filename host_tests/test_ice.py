@@ -12,10 +12,10 @@ from rtc_micro.ice import (
     STATE_CONNECTED,
     STATE_DISCONNECTED,
     STATE_FAILED,
-    IceControllingAgent,
     IceLiteAgent,
     is_stun,
 )
+from rtc_micro.ice_control import IceControllingAgent
 
 LITE_UFRAG = "lite"
 LITE_PWD = "a-password-of-22-chars"

@@ -15,7 +15,7 @@
 
 As a client (of a device, say) it makes the offer instead: `offer = pc.create_offer()`, then
 `pc.set_remote_description(answer, "answer", now)`; it is then a full ICE agent in the
-controlling role (ice.IceControllingAgent), as it is when the remote says `a=ice-lite`.
+controlling role (ice_control.IceControllingAgent), as it is when the remote says `a=ice-lite`.
 
 Datagrams are sorted by first byte (RFC 7983 §7): 0-3 STUN -> ice, 20-63 DTLS -> dtls (only from
 an address that passed an authenticated ICE check), 128-191 RTP/RTCP (media: counted, dropped
@@ -28,7 +28,7 @@ from rtc_micro.compat import ticks_diff, ticks_min, urandom
 from rtc_micro.datachannel import DataChannels
 from rtc_micro.dtls import Connection
 from rtc_micro.errors import ConfigError, StateError
-from rtc_micro.ice import IceControllingAgent, IceLiteAgent
+from rtc_micro.ice import IceLiteAgent
 from rtc_micro.sctp.association import Association
 
 # W3C RTCPeerConnectionState names (webrtc-pc §4.3.3).
@@ -193,6 +193,8 @@ class PeerConnection:
         """Be a full ICE agent in the controlling role (a client, or a lite peer's answerer)
         instead of the ICE-lite device; descriptions then omit `a=ice-lite`."""
         if self.local.ice_lite:
+            from rtc_micro.ice_control import IceControllingAgent  # a device never needs it
+
             self.local.ice_lite = False
             self.ice = IceControllingAgent(self.profile, self.local.ice_ufrag,
                                            self.local.ice_pwd)
