@@ -15,6 +15,7 @@ from rtc_micro.ice import (
     IceLiteAgent,
     is_stun,
 )
+from rtc_micro.ice_control import IceControllingAgent
 
 LITE_UFRAG = "lite"
 LITE_PWD = "a-password-of-22-chars"
@@ -443,3 +444,176 @@ def test_answering_with_hmac_sha1_is_allocation_free():
         skip("needs the allocation-free HmacSha1 of the crypto issue (rtc_micro/crypto/hmac.py)")
     agent, buf, n = connected_agent(None)
     assert assert_no_alloc(answer, agent, buf, n, PEER_ADDR, 5) > 0
+
+
+# ---- the controlling agent (a client of an ICE-lite device) ----------------------------------
+
+CTL_UFRAG = "ctrl"
+CTL_PWD = "controlling-password-22"
+
+
+def controlling(profile=PROFILE, remote_pwd=LITE_PWD):
+    return IceControllingAgent(profile, CTL_UFRAG, CTL_PWD, LITE_UFRAG, remote_pwd)
+
+
+def client_and_lite(seed=1, remote_pwd=LITE_PWD, candidates=(LITE_ADDR,)):
+    """The controlling agent at PEER_ADDR checking a real lite agent at LITE_ADDR."""
+    net = Network(seed=seed)
+    agent = IceLiteAgent(PROFILE, LITE_UFRAG, LITE_PWD, CTL_UFRAG, CTL_PWD)
+    ctl = controlling(remote_pwd=remote_pwd)
+    a = net.add(agent, LITE_ADDR)
+    c = net.add(ctl, PEER_ADDR)
+    for addr in candidates:
+        assert ctl.add_candidate(addr, net.now)
+    return net, agent, ctl, a, c
+
+
+def test_controlling_nominates_after_a_successful_check():
+    net, agent, ctl, a, c = client_and_lite()
+    seen = []  # (now, USE-CANDIDATE) of each check the lite agent gets
+    msg = stun.StunMessage()
+
+    def tap(buf, n, addr, now, handle=agent.handle_datagram):
+        assert stun.pull_message(buf, n, msg) == stun.OK
+        seen.append((now, msg.use_candidate, msg.controlling_off >= 0, msg.priority_off >= 0))
+        handle(buf, n, addr, now)
+
+    agent.handle_datagram = tap
+    assert net.run(lambda: ctl.state == STATE_CONNECTED, timeout_ms=1000)
+    # Regular nomination (RFC 8445 §8.1.1): a check, then at once the same with USE-CANDIDATE;
+    # 10 ms each way: the check is answered at 20 ms, the nomination at 40 ms.
+    assert seen == [(10, False, True, True), (30, True, True, True)] and net.now == 40
+    assert ctl.selected_addr == LITE_ADDR and agent.selected_addr == PEER_ADDR
+    assert c.events == [events.ICE_CONNECTED] and a.events == [events.ICE_CONNECTED]
+    assert ctl.pairs == [LITE_ADDR]  # valid: DTLS from there is accepted
+    assert ctl.counters.checks_sent == 2 and ctl.counters.check_failures == 0
+    assert ticks_diff(ctl.poll_timeout(), 4000) >= 0  # next: a consent check in 4-6 s
+
+
+def test_controlling_keeps_consent_with_checks_every_4_to_6_s():
+    net, agent, ctl, a, c = client_and_lite()
+    assert net.run(lambda: ctl.state == STATE_CONNECTED, timeout_ms=1000)
+    net.advance(60000)
+    assert agent.state == STATE_CONNECTED and ctl.state == STATE_CONNECTED
+    assert 10 <= ctl.counters.checks_sent - 2 <= 15  # 60 s at one per 4-6 s
+    assert a.events == [events.ICE_CONNECTED] and c.events == [events.ICE_CONNECTED]
+
+
+def test_controlling_retransmits_per_rfc_8489_then_fails():
+    ctl = controlling()
+    assert ctl.add_candidate(("10.9.9.9", 9), 0) and not ctl.add_candidate(("10.9.9.9", 9), 0)
+    sent = []
+    now = 0
+    while ctl.state == 0:
+        now = ctl.poll_timeout()
+        ctl.handle_timeout(now)
+        while ctl.poll_transmit():
+            assert ctl.out_addr == ("10.9.9.9", 9)
+            sent.append(now)
+    assert sent == [0, 500, 1500, 3500, 7500, 15500, 31500] and now == 39500  # Rc 7, Rm 16
+    assert ctl.state == STATE_FAILED and ctl.poll_timeout() is None
+    assert ctl.poll_event() == events.ICE_FAILED and "no connectivity check" in ctl.ev_reason
+    assert ctl.counters.check_failures == 1
+
+
+def test_controlling_paces_checks_and_uses_the_pair_that_answers():
+    net, agent, ctl, _a, c = client_and_lite(candidates=(("10.0.0.99", 1), LITE_ADDR))
+    assert net.run(lambda: ctl.state == STATE_CONNECTED, timeout_ms=2000)
+    assert net.now == 50 + 40 and ctl.selected_addr == LITE_ADDR  # 2nd check after Ta = 50 ms
+    assert net.unroutable >= 1 and c.events == [events.ICE_CONNECTED]
+
+
+def test_controlling_connects_through_loss():
+    net, agent, ctl, _a, _c = client_and_lite(seed=3)
+    net.impair(loss=40, duplicate=20, reorder=20, delay_ms=15, jitter_ms=10)
+    assert net.run(lambda: ctl.state == STATE_CONNECTED and agent.state == STATE_CONNECTED,
+                   timeout_ms=20000)
+    assert net.dropped > 0 and ctl.counters.checks_sent > 2
+    assert agent.selected_addr == PEER_ADDR and ctl.selected_addr == LITE_ADDR
+
+
+def test_controlling_error_answer_fails_at_once():
+    net, agent, ctl, _a, c = client_and_lite(remote_pwd="not-the-lite-password!")
+    assert net.run(lambda: ctl.state == STATE_FAILED, timeout_ms=1000)
+    assert net.now == 20 and agent.counters.bad_integrity == 1  # answered 401
+    assert c.events == [events.ICE_FAILED] and ctl.counters.check_failures == 1
+
+
+def test_controlling_consent_lost_then_regained_then_failed():
+    net, agent, ctl, a, c = client_and_lite()
+    assert net.run(lambda: ctl.state == STATE_CONNECTED, timeout_ms=1000)
+    net.link(c, a, loss=100)  # our checks stop arriving
+    assert net.run(lambda: ctl.state == STATE_DISCONNECTED, timeout_ms=40000)
+    assert ctl.selected_addr == LITE_ADDR and "RFC 7675" in ctl.ev_reason
+    net.link(c, a, loss=0)
+    assert net.run(lambda: ctl.state == STATE_CONNECTED, timeout_ms=7000)
+    assert c.events == [events.ICE_CONNECTED, events.ICE_DISCONNECTED, events.ICE_CONNECTED]
+    net.link(c, a, loss=100)
+    assert net.run(lambda: ctl.state == STATE_FAILED, timeout_ms=100000)
+    assert ctl.poll_timeout() is None and ctl.selected_addr is None
+    checks = ctl.counters.checks_sent
+    net.advance(20000)
+    assert ctl.counters.checks_sent == checks  # failed: silent
+
+
+def test_controlling_answers_a_full_peer_and_checks_it_back():
+    ctl = controlling()
+    ctl.set_remote("peer", "peer-password-22-chars")
+    req = Controller(LITE_ADDR, username=b"ctrl:peer", pwd=CTL_PWD)
+    req.role_attr = stun.ATTR_ICE_CONTROLLED  # a full peer in the controlled role
+    buf = bytearray(200)
+    assert answer_to(ctl, buf, req.build(buf, False), PEER_ADDR2) == 0  # success, signed
+    # ... and a triggered check back to where it came from (RFC 8445 §7.3.1.4).
+    assert ctl.poll_timeout() == 0
+    ctl.handle_timeout(0)
+    n = ctl.poll_transmit()
+    msg = stun.StunMessage()
+    out = bytearray(ctl.out_data[0:n])
+    assert ctl.out_addr == PEER_ADDR2 and stun.pull_message(out, n, msg) == stun.OK
+    assert msg.msg_type == stun.BINDING_REQUEST and msg.controlling_off >= 0
+    assert stun.check_integrity(out, msg, HmacSha1(b"peer-password-22-chars"), bytearray(20))
+    assert ctl.state == 0 and ctl.selected_addr is None  # its checks never nominate
+    req.role_attr = stun.ATTR_ICE_CONTROLLING  # a peer that wants our role: 487
+    assert answer_to(ctl, buf, req.build(buf, False), PEER_ADDR2) == 487
+    assert ctl.counters.role_conflict == 1
+
+
+def test_controlling_drops_foreign_and_forged_answers():
+    ctl = controlling()
+    ctl.add_candidate(LITE_ADDR, 0)
+    ctl.handle_timeout(0)
+    n = ctl.poll_transmit()
+    check = bytearray(ctl.out_data[0:n])
+    lite_agent = lite(remote_ufrag=CTL_UFRAG)
+    lite_agent.handle_datagram(check, n, PEER_ADDR, 0)
+    m = lite_agent.poll_transmit()
+    good = bytearray(lite_agent.out_data[0:m])
+    ctl.handle_datagram(bytearray(good), m, ("10.6.6.6", 5000), 1)  # from elsewhere
+    other = bytearray(good)
+    other[19] ^= 1  # another transaction
+    ctl.handle_datagram(other, m, LITE_ADDR, 1)
+    forged = bytearray(good)
+    forged[m - 9] ^= 1  # MESSAGE-INTEGRITY's last byte (FINGERPRINT follows)
+    stun.push_fingerprint(forged, m - 8)
+    ctl.handle_datagram(forged, m, LITE_ADDR, 1)
+    assert ctl.counters.ignored == 2 and ctl.counters.bad_integrity == 1
+    assert ctl.pairs == [] and ctl.poll_transmit() == 0
+    ctl.handle_datagram(good, m, LITE_ADDR, 1)
+    assert ctl.pairs == [LITE_ADDR] and ctl.poll_transmit() > 0  # valid: now it nominates
+
+
+def test_controlling_bad_configuration():
+    e = raises(ConfigError, IceControllingAgent, PROFILE, CTL_UFRAG, CTL_PWD, "u" * 60, LITE_PWD)
+    assert "too long" in str(e)
+    ctl = controlling()
+    assert not ctl.add_candidate(("a1b2.local", 5000), 0)  # mDNS: resolve first
+    assert ctl.poll_timeout() is None
+    full = controlling(PROFILE.derive(ice_max_pairs=1))
+    assert full.add_candidate(LITE_ADDR, 0) and not full.add_candidate(PEER_ADDR, 0)
+
+
+def test_controlling_idle_timers_allocate_nothing():
+    net, _agent, ctl, _a, _c = client_and_lite()
+    assert net.run(lambda: ctl.state == STATE_CONNECTED, timeout_ms=1000)
+    assert assert_no_alloc(ctl.poll_timeout) is not None
+    assert_no_alloc(ctl.handle_timeout, net.now)

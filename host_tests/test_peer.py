@@ -377,3 +377,83 @@ def test_idle_poll_and_timeout_allocate_nothing():
     assert assert_no_alloc(pc.poll) == events.NONE
     assert_no_alloc(pc.handle_timeout, net.now)
     assert assert_no_alloc(pc.poll_timeout) is not None
+
+
+# ---- PeerConnection as the offerer (a client of the device: ICE controlling, DTLS server) -----
+
+
+def _client_session(seed=1):
+    """An offerer PeerConnection at _BRO and an answerer (the ICE-lite device) at _DEV."""
+    dev_cert, cli_cert = _certs()
+    cli = PeerConnection(_PROFILE, cli_cert, _BRO[0], _BRO[1])
+    pc = PeerConnection(_PROFILE, dev_cert, _DEV[0], _DEV[1])
+    offer = cli.create_offer()
+    answer = pc.accept_offer(offer, 0)
+    cli.set_remote_description(answer, "answer", 0)
+    assert "a=ice-lite" not in offer and "a=ice-lite" in answer
+    net = Network(seed=seed)
+    c = SimPeer(cli)
+    d = SimPeer(pc)
+    net.add(c, _BRO, _DEV)
+    net.add(d, _DEV, _BRO)
+    return net, cli, pc, c, d
+
+
+def test_offerer_connects_to_the_ice_lite_answerer_and_echoes():
+    net, cli, pc, c, d = _client_session()
+    ch = cli.create_data_channel("echo")
+    assert ch.id % 2 == 1  # the offerer is the DTLS server here: odd stream ids
+    d.echo = True
+    assert net.run(until=lambda: ("open", "echo") in c.states, timeout_ms=5000)
+    # 7 round trips of 20 ms: ICE check, nomination, HelloVerifyRequest, server flight,
+    # client Finished, INIT / INIT-ACK, COOKIE-ECHO / COOKIE-ACK then DCEP OPEN / ACK overlap.
+    assert net.now == 140
+    assert [s for s, _r in c.states] == ["connecting", "connected", "open"]
+    assert cli.role == "server" and pc.role == "client"
+    assert cli.ice.selected_addr == _DEV and pc.ice.selected_addr == _BRO
+    assert cli.send(ch, "hello device", net.now) and cli.send(ch, b"\x01\x02", net.now)
+    assert net.run(until=lambda: len(c.messages) == 2, timeout_ms=5000)
+    assert c.messages == [("echo", False, b"hello device"), ("echo", True, b"\x01\x02")]
+    st = cli.stats()
+    assert st["iceRole"] == "controlling" and st["dtlsRole"] == "server"
+    assert pc.stats()["iceRole"] == "controlled"
+
+
+def test_offerer_connects_through_loss_and_reordering():
+    net, cli, pc, c, d = _client_session(seed=11)
+    net.impair(loss=15, reorder=10, jitter_ms=5)
+    ch = cli.create_data_channel("bulk")
+    d.echo = True
+    assert net.run(until=lambda: ("open", "bulk") in c.states, timeout_ms=60000)
+    assert cli.send(ch, b"\x07\x08\x09" * 1000, net.now)  # several DATA chunks
+    assert net.run(until=lambda: c.messages, timeout_ms=30000)
+    assert c.messages[0] == ("bulk", True, b"\x07\x08\x09" * 1000)
+    assert net.dropped > 0
+
+
+def test_offerer_fails_with_a_reason_when_nobody_answers():
+    dev_cert, cli_cert = _certs()
+    cli = PeerConnection(_PROFILE, cli_cert, _BRO[0], _BRO[1])
+    answer = PeerConnection(_PROFILE, dev_cert, _DEV[0], _DEV[1]).accept_offer(
+        cli.create_offer(), 0)
+    cli.set_remote_description(answer, "answer", 0)
+    net = Network()
+    c = SimPeer(cli)
+    net.add(c, _BRO, _DEV)  # nobody at _DEV
+    assert net.run(until=lambda: cli.state == "failed", timeout_ms=60000)
+    assert net.now == 39500 and "no connectivity check" in c.states[-1][1]  # RFC 8489 Rc, Rm
+
+
+def test_answering_an_ice_lite_offer_makes_us_the_controlling_agent():
+    dev_cert, bro_cert = _certs()
+    pc = PeerConnection(_PROFILE, dev_cert, _DEV[0], _DEV[1])
+    lite_offer = _offer(bro_cert.fingerprint()).replace("t=0 0\r\n", "t=0 0\r\na=ice-lite\r\n")
+    lite_offer += "a=candidate:1 1 udp 2130706431 10.0.0.2 6000 typ host\r\n"
+    answer = pc.accept_offer(lite_offer, 0)
+    assert "a=ice-lite" not in answer and pc.stats()["iceRole"] == "controlling"
+    assert pc.poll_timeout() == 0  # a check to the offer's candidate is due at once
+    pc.handle_timeout(0)
+    k = pc.poll()
+    while k and k != events.TRANSMIT:  # the "connecting" state event comes first
+        k = pc.poll()
+    assert k == events.TRANSMIT and pc.out_addr == ("10.0.0.2", 6000) and pc.out_data[0] == 0  # a binding request

@@ -81,6 +81,9 @@ class IceCounters:
         self.dropped_full = 0  # answers dropped: transmit ring full
         self.events_dropped = 0  # events dropped: event queue full
         self.evicted = 0  # remembered pairs replaced (least recently checked first)
+        # The controlling agent only (ice_control.IceControllingAgent): our own checks.
+        self.checks_sent = 0  # binding requests sent, retransmissions included
+        self.check_failures = 0  # our checks answered with an error or never answered
 
 
 class IceLiteAgent:
@@ -174,7 +177,7 @@ class IceLiteAgent:
             c.malformed += 1
             return
         if msg.msg_type != BINDING_REQUEST:
-            c.ignored += 1  # indications (keepalives) and responses: a lite agent asks nothing
+            self._handle_answer(buf, msg, addr, now)
             return
         if msg.fingerprint_off >= 0 and not check_fingerprint(buf, msg):
             c.bad_fingerprint += 1  # RFC 7983: not STUN after all, drop silently
@@ -195,15 +198,27 @@ class IceLiteAgent:
             c.unknown_attribute += 1
             self._answer_error(buf, addr, 420, _R420, True)  # RFC 8489 §6.3.1.1
             return
-        if msg.controlled_off >= 0 and msg.controlling_off < 0:
-            # RFC 8445 §7.3.1.1: we stay controlled (a lite agent must, §6.1.1), i.e. our
-            # tie-breaker counts as the largest: answer 487 so the peer takes the controlling role.
+        if self._conflicts(msg):
             c.role_conflict += 1
             self._answer_error(buf, addr, 487, _R487, True)
             return
         c.requests += 1
         i = self._pair_for(addr, now)
         self._answer_success(buf, i)
+        self._checked(i, msg, addr, now)
+
+    def _handle_answer(self, buf, msg, addr, now):
+        """Indications (keepalives) and responses: a lite agent asks nothing."""
+        self.counters.ignored += 1
+
+    def _conflicts(self, msg):
+        """The peer claims our role (RFC 8445 §7.3.1.1). We stay controlled (a lite agent must,
+        §6.1.1), i.e. our tie-breaker counts as the largest: 487 makes the peer controlling."""
+        return msg.controlled_off >= 0 and msg.controlling_off < 0
+
+    def _checked(self, i, msg, addr, now):
+        """An authenticated check from pair `i` was answered: USE-CANDIDATE selects the pair
+        (§7.3.1.5), and a check on the selected pair renews consent (RFC 7675)."""
         if msg.use_candidate:
             self._nominate(i)
         if i == self._selected:
@@ -405,3 +420,4 @@ class IceLiteAgent:
         self._ev_head = 0 if j + 1 == len(self._ev_kind) else j + 1
         self._ev_count -= 1
         return kind
+

@@ -18,6 +18,10 @@
     mic = pc.add_track("audio", codecs=("opus", "pcmu"))     # before accept_offer (track.py)
     mic.write_sample(frame, now)                             # once mic.ready
 
+As a client (of a device, say) it makes the offer instead: `offer = pc.create_offer()`, then
+`pc.set_remote_description(answer, "answer", now)`; it is then a full ICE agent in the
+controlling role (ice_control.IceControllingAgent), as it is when the remote says `a=ice-lite`.
+
 Datagrams are sorted by first byte (RFC 7983 §7): 0-3 STUN -> ice, 20-63 DTLS -> dtls (only from
 an address that passed an authenticated ICE check), 128-191 SRTP/SRTCP (RFC 5761 §4: RTCP by
 payload type) -> unprotected in place, RTP to the track whose receiver has that SSRC, RTCP to
@@ -83,11 +87,14 @@ class Counters:
 
 
 class PeerConnection:
-    """One session with one browser (or any WebRTC peer); the device is ICE-lite."""
+    """One session with one browser (or any WebRTC peer): ICE-lite when it answers, a full
+    controlling ICE agent when it offers or the peer is lite."""
 
-    def __init__(self, profile, certificate, host, port, setup="active", tracks=()):
+    def __init__(self, profile, certificate, host, port, setup="active", tracks=(),
+                 x25519_pool=None):
         self.profile = profile
         self.certificate = certificate
+        self.x25519_pool = x25519_pool  # crypto.ec.KeyPool of ECDHE keys made while idle
         self.local = sdp.LocalTransport(_ice_text(8), _ice_text(24), certificate.fingerprint(),
                                         host, port, setup=setup,
                                         max_message_size=profile.max_message_size)
@@ -163,9 +170,16 @@ class PeerConnection:
         self.remote = desc
         self._remote_ice = (tp.ice_ufrag, tp.fingerprint)
         self.role = sdp.dtls_role(setup, tp.setup)
+        if desc.ice_lite:
+            self._controlling()  # RFC 8445 §6.1.1: the full agent controls a lite peer
         self.ice.set_remote(tp.ice_ufrag, tp.ice_pwd)
+        if not self.local.ice_lite:
+            for c in tp.candidates:
+                if c.component == 1 and c.transport == "udp":
+                    self.ice.add_candidate((c.ip, c.port), now)
         self.dtls = Connection(self.profile, self.role, self.certificate,
-                               tp.fingerprint_alg + " " + tp.fingerprint)
+                               tp.fingerprint_alg + " " + tp.fingerprint,
+                               x25519_pool=self.x25519_pool)
         dc = desc.datachannel()
         if dc is not None:
             rport = dc.sctp_port if dc.sctp_port is not None else sdp.DEFAULT_SCTP_PORT
@@ -195,6 +209,7 @@ class PeerConnection:
         if self._remote_ice is not None:
             raise StateError("renegotiation offers from the device are not supported")
         self._offered = True
+        self._controlling()  # the offerer is a full agent, controlling (RFC 8445 §6.1.1)
         self._version += 1
         return sdp.create_offer(self.local, self.tracks, self._sess_id, self._version)
 
@@ -210,6 +225,16 @@ class PeerConnection:
         elif self.srtp_tx is not None:
             for t in self.tracks:
                 t.ready = t.sender is not None
+
+    def _controlling(self):
+        """Be a full ICE agent in the controlling role (a client, or a lite peer's answerer)
+        instead of the ICE-lite device; descriptions then omit `a=ice-lite`."""
+        if self.local.ice_lite:
+            from rtc_micro.ice_control import IceControllingAgent  # a device never needs it
+
+            self.local.ice_lite = False
+            self.ice = IceControllingAgent(self.profile, self.local.ice_ufrag,
+                                           self.local.ice_pwd)
 
     # ---- API --------------------------------------------------------------------------------
 
@@ -307,7 +332,7 @@ class PeerConnection:
             "dtlsState": "new" if self.dtls is None else (
                 "connected" if self.dtls.connected else "connecting"),
             "dtlsRole": self.role or "unknown",
-            "iceRole": "controlled",
+            "iceRole": "controlled" if self.local.ice_lite else "controlling",
             "iceLocalUsernameFragment": self.local.ice_ufrag,
             "selectedCandidatePairRemote": self.ice.selected_addr,
             "srtpFailed": c.srtp_failed,

@@ -337,7 +337,8 @@ class LocalTransport:
     """What the device puts in every description: ICE-lite credentials, DTLS, SCTP, address.
 
     `fingerprint` is the certificate's SHA-256 in SDP form ("AB:CD:..."); `setup` is the role
-    answered to `actpass` ("active": the device is the DTLS client, or "passive").
+    answered to `actpass` ("active": the device is the DTLS client, or "passive"). `ice_lite`
+    is False for a full (controlling) agent: its descriptions then omit `a=ice-lite`.
     """
 
     def __init__(self, ice_ufrag, ice_pwd, fingerprint, host, port, setup="active",
@@ -354,6 +355,7 @@ class LocalTransport:
         self.setup = setup
         self.sctp_port = sctp_port
         self.max_message_size = max_message_size
+        self.ice_lite = True
 
 
 class MediaAnswer:
@@ -394,7 +396,8 @@ def _head(lines, sess_id, version, local):
     lines.append("o=- %s %d IN %s %s" % (sess_id, version, _ipver(local.host), local.host))
     lines.append("s=-")
     lines.append("t=0 0")
-    lines.append("a=ice-lite")
+    if local.ice_lite:
+        lines.append("a=ice-lite")
 
 
 def _ipver(ip):

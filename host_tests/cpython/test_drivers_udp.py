@@ -2,6 +2,9 @@
 
 A toy machine with the PeerConnection drain contract echoes datagrams and raises an event per
 datagram and per timer tick; a CPython client checks the echoes and the tick events' count.
+The greet tests check what a client needs: `flush()` sends what an API call queued, fires a due
+timer at once, and sends to an address the socket has never heard from (the Unix port's
+sockets want it resolved first).
 """
 
 import os
@@ -31,6 +34,7 @@ class EchoMachine:
         self.tick_at = None
         self.ticks = 0
         self.got = 0
+        self.greet = None  # an address to send b"hello" to at the first tick (never heard from)
 
     def handle_datagram(self, buf, n, addr, now):
         self.got += 1
@@ -40,6 +44,9 @@ class EchoMachine:
 
     def handle_timeout(self, now):
         if self.tick_at is not None and ticks_diff(self.tick_at, now) <= 0:
+            if self.greet is not None:
+                self.pending.append((b"hello", self.greet))
+                self.greet = None
             self.ticks += 1
             self.tick_at = ticks_add(now, 30) if self.ticks < 5 else None
             self.pending.append((None, None))
@@ -68,7 +75,24 @@ def main():
     seen = []
     def on_event(machine, kind):
         seen.append(kind)
-    if which == "poll":
+    if which == "greet":  # a client speaks first; no step() runs until the test answered
+        import select
+        from rtc_micro.compat import ticks_ms
+        from rtc_micro.drivers.poll import Driver
+        d = Driver(m, "127.0.0.1", port, 1500, on_event)
+        p = select.poll()
+        p.register(d.udp.sock, select.POLLIN)
+        m.greet = ("127.0.0.1", seconds)  # here: the test's port
+        m.pending.append((b"first", m.greet))  # what an API call (a send) queued: no timer
+        d.flush()
+        say("ready")
+        p.poll(5000)
+        m.tick_at = ticks_ms()  # a timer due now (a client's first ICE check): b"hello"
+        d.flush()
+        p.poll(5000)
+        d.run(until=lambda: m.got >= 2, timeout_ms=5000)
+        d.close()
+    elif which == "poll":
         from rtc_micro.drivers.poll import Driver
         d = Driver(m, "127.0.0.1", port, 1500, on_event)
         say("ready")
@@ -143,3 +167,36 @@ def test_poll_driver_micropython():
 
 def test_aio_driver_micropython():
     _run([MICROPYTHON, "-X", "heapsize=110k"], "aio")
+
+
+def _greet(argv):
+    port = _free_port()
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.bind(("127.0.0.1", 0))
+    c.settimeout(3)
+    code = "ROOT = %r\n" % ROOT + PROGRAM
+    proc = subprocess.Popen(argv + ["-c", code, "greet", str(port), str(c.getsockname()[1])],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        addr = ("127.0.0.1", port)
+        assert c.recvfrom(2048) == (b"first", addr)  # sent by flush(), before we said anything
+        c.sendto(b"ok", addr)
+        assert c.recvfrom(2048) == (b"ok", addr)  # flush() feeds what waits (echoed) ...
+        assert c.recvfrom(2048) == (b"hello", addr)  # ... and fires the due timer
+        c.sendto(b"bye", addr)
+        out, _ = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and "echoed 2" in out, out
+    finally:
+        c.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_flush_sends_first_to_an_unheard_peer_cpython():
+    _greet([sys.executable])
+
+
+def test_flush_sends_first_to_an_unheard_peer_micropython():
+    _greet([MICROPYTHON, "-X", "heapsize=110k"])

@@ -161,3 +161,30 @@ def test_sessions_and_connections_are_bounded(server):
             s.close()
     time.sleep(0.2)
     assert _request(server, "GET", "/")[0] == 200
+
+
+def test_client_side_post_offer_and_delete(server):
+    """whep.post_offer / whep.request (what examples/rtc_client.py uses) against the server."""
+    import asyncio
+
+    from rtc_micro.signaling import whep
+
+    async def run():
+        offer = _fixture("chromium-156-offer-datachannel.sdp")
+        location, answer = await whep.post_offer("127.0.0.1", server, offer)
+        assert location == "/whep/s1" and answer.startswith("v=0\r\n") and "a=ice-lite" in answer
+        assert (await whep.request("127.0.0.1", server, "DELETE", location))[0] == 200
+        try:
+            await whep.post_offer("127.0.0.1", server, "v=0\r\nnot sdp\r\n")
+        except whep.HttpError as e:
+            assert e.status == 400 and "answered 400" in e.reason and "not sdp" in e.reason
+        else:
+            raise AssertionError("a bad offer was accepted")
+        try:
+            await whep.post_offer("127.0.0.1", server, offer, max_bytes=100)
+        except whep.HttpError as e:
+            assert e.status == 502  # the answer is larger than the client takes
+        else:
+            raise AssertionError("max_bytes was not enforced")
+
+    asyncio.run(run())

@@ -1,8 +1,9 @@
 """What the asyncio and poll drivers share: one non-blocking UDP socket and the drain.
 
 Machines see peer addresses as `(ip, port)` tuples on every runtime. The MicroPython Unix port's
-sockets speak raw sockaddr bytes instead, so `UdpPort` decodes those on receive and keeps the raw
-form of each peer it has heard from, to send back to (a few entries, bounded).
+sockets speak raw sockaddr bytes instead, so `UdpPort` decodes those on receive and keeps the
+socket's form of each peer it has heard from or sent to (resolved once: a client sends first),
+a few entries, bounded.
 """
 
 import socket
@@ -52,15 +53,22 @@ class UdpPort:
             fam, ip, port = socket.sockaddr(raw)
             self.addr = (socket.inet_ntop(fam, ip), port)
             if self.addr not in self._raw:
-                if len(self._raw) >= _MAX_PEERS:
-                    self._raw.clear()
-                self._raw[self.addr] = raw
+                self._remember(self.addr, raw)
         return n
+
+    def _remember(self, addr, raw):
+        if len(self._raw) >= _MAX_PEERS:
+            self._raw.clear()
+        self._raw[addr] = raw
+        return raw
 
     def send(self, data, addr):
         """Send one datagram; a full socket buffer drops it (counted), as the network would."""
         try:
-            self.sock.sendto(data, self._raw.get(addr) or addr)
+            raw = self._raw.get(addr)
+            if raw is None:  # a peer we have not heard from yet: resolve once
+                raw = self._remember(addr, _sockaddr(addr[0], addr[1]))
+            self.sock.sendto(data, raw)
         except OSError:
             self.send_errors += 1
 
@@ -85,10 +93,12 @@ def drain(machine, port, on_event):
 
 
 def pump(machine, port, on_event):
-    """Feed every waiting datagram and any due timer to `machine`, draining after each.
+    """Drain what API calls queued, then feed every waiting datagram and any due timer to
+    `machine`, draining after each.
 
     Returns `machine.poll_timeout()` afterwards (absolute ticks ms, or None).
     """
+    drain(machine, port, on_event)
     while True:
         n = port.recv()
         if not n:

@@ -12,7 +12,7 @@ For programs without asyncio (a board's main loop). Same machine contract as `dr
 import select
 
 from rtc_micro.compat import ticks_add, ticks_diff, ticks_ms
-from rtc_micro.drivers.dgram import UdpPort, drain, pump
+from rtc_micro.drivers.dgram import UdpPort, pump
 
 
 class Driver:
@@ -30,8 +30,9 @@ class Driver:
         self._wait = getattr(self._poller, "ipoll", self._poller.poll)
 
     def flush(self):
-        """Drain the machine now (after an API call such as a channel send)."""
-        drain(self.machine, self.udp, self.on_event)
+        """Feed waiting datagrams, fire due timers and drain the machine now (after an API call
+        such as a channel send or set_remote_description)."""
+        pump(self.machine, self.udp, self.on_event)
 
     def step(self, max_wait_ms):
         """Feed waiting datagrams and due timers, then block until the socket is readable, the

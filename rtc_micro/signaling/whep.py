@@ -11,6 +11,8 @@ Runs unchanged on MicroPython's and CPython's asyncio. One request per connectio
 
 Bad requests get a 4xx with a one-line reason; nothing a client sends crashes the server.
 The WebRTC side is two callbacks, so this module knows nothing of PeerConnection.
+`post_offer()` and `request()` are the client side (examples/rtc_client.py: a device or tool
+connecting to a WHEP endpoint).
 """
 
 import asyncio
@@ -252,3 +254,58 @@ async def _send(writer, data):
             await writer.wait_closed()
         except Exception:
             pass
+
+
+# ---- client side (a device or tool that connects to a WHEP endpoint) ------------------------
+
+
+async def post_offer(host, port, offer, path="/whep", max_bytes=16384):
+    """WHEP client (RFC 9725 §4.2): POST the SDP `offer` (str or bytes) -> `(location,
+    answer_text)`.
+
+    HttpError with the endpoint's status and reason when it does not answer 201 Created;
+    `max_bytes` bounds the response read.
+    """
+    if isinstance(offer, str):
+        offer = offer.encode()
+    status, location, body = await request(host, port, "POST", path, offer, "application/sdp",
+                                           max_bytes)
+    if status != 201:
+        raise HttpError(status, "WHEP endpoint answered %d: %s" % (status, _text(body).strip()))
+    return location, _text(body)
+
+
+async def request(host, port, method, path, body=b"", ctype=None, max_bytes=16384):
+    """One HTTP/1.1 request on its own connection -> (status, Location or None, body bytes)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        head = "%s %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Length: %d\r\nConnection: close\r\n" % (
+            method, path, host, port, len(body))
+        if ctype:
+            head += "Content-Type: %s\r\n" % ctype
+        writer.write(head.encode() + b"\r\n" + body)
+        await writer.drain()
+        line = _text(await reader.readline())
+        f = line.split()
+        if len(f) < 2 or not f[0].startswith("HTTP/1.") or not f[1].isdigit():
+            raise HttpError(502, "not an HTTP response: %r" % line[0:40])
+        headers = {}
+        while True:
+            line = await reader.readline()
+            max_bytes -= len(line)
+            if max_bytes < 0 or not line:
+                raise HttpError(502, "response head too long or cut short")
+            if line in (b"\r\n", b"\n"):
+                break
+            pull_header(_text(line).rstrip("\r\n"), headers)
+        try:
+            n = int(headers.get("content-length", "0"))
+        except ValueError:
+            n = -1
+        if n < 0 or n > max_bytes:
+            raise HttpError(502, "response body of %s bytes: not a count, or above %d"
+                            % (headers.get("content-length"), max_bytes))
+        data = await reader.readexactly(n) if n else b""
+        return int(f[1]), headers.get("location"), data
+    finally:
+        await _send(writer, None)

@@ -1,12 +1,14 @@
-"""Connection setup (offer -> first data channel open), CPython only: aiortc as the client.
+"""Connection setup (offer -> first data channel open), CPython only, all rows in one run.
 
-Prints medians of RUNS sessions each for: the demo device (examples/device.py, esp32s3 profile:
-sessions one after another need the memory an ended session frees, which the esp32 budget does
-not get back yet, see docs/memory.md) on the MicroPython Unix port (the board's heap budget plus
-its bytecode, tools/board_heap.py; modules
-from build/mpy as tools/bench builds them, or $RTC_MICRO_MPY), the same device on CPython, and
-aiortc <-> aiortc in one process. Issue 8 target: MicroPython device <= 1.0x aiortc<->aiortc,
-CPython device <= 0.3x.
+Prints the median of RUNS sessions for: aiortc <-> aiortc in one process; then the demo device
+(examples/device.py, esp32s3 profile: sessions one after another need the memory an ended session
+frees, which the esp32 budget does not get back yet, see docs/memory.md) on the MicroPython Unix
+port (the board's heap budget plus its bytecode, tools/board_heap.py; modules from build/mpy as
+tools/bench builds them, or $RTC_MICRO_MPY) and on CPython, each reached by two clients in turn:
+aiortc, and rtc_micro's own client (examples/rtc_client.py on CPython, in this process: the
+offerer, ICE controlling, DTLS server). The clock starts before the client makes its offer and
+stops when its first channel opens, so each figure holds both halves' work and the HTTP POST.
+Issue 8 targets: MicroPython device <= 1.0x aiortc<->aiortc, CPython device <= 0.3x.
 """
 
 import asyncio
@@ -22,14 +24,20 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "examples"))
+sys.path.insert(0, ROOT)
 import board_heap  # noqa: E402
+import boards  # noqa: E402
+from rtc_client import Client  # noqa: E402
+
+from rtc_micro.crypto import x509  # noqa: E402
 
 RUNS = 7
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
 
-def _free_port():
-    s = socket.socket()
+def _free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
@@ -62,6 +70,22 @@ async def _device_once(port):
     c.request("DELETE", loc)
     c.getresponse().read()
     await pc.close()
+    return ms
+
+
+_CLIENT = []  # profile and certificate of rtc_micro's client, made once (not timed)
+
+
+async def _rtc_micro_once(port):
+    if not _CLIENT:
+        _CLIENT.append(boards.load("unix"))
+        _CLIENT.append(x509.Certificate.generate("rtc_micro client"))
+    c = Client(_CLIENT[0], _CLIENT[1], "127.0.0.1", _free_port(socket.SOCK_DGRAM))
+    t0 = time.perf_counter()
+    await c.connect("127.0.0.1", port)
+    assert await c.wait(lambda: c.opened, 15000), c.states
+    ms = (time.perf_counter() - t0) * 1000
+    assert await c.close("127.0.0.1", port) == 200
     return ms
 
 
@@ -101,25 +125,27 @@ def _device(runtime):
     proc = subprocess.Popen(argv + ["examples/device.py", "--port", str(port),
                                     "--board", "esp32s3"], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    times = {"aiortc": [], "rtc_micro": []}
     try:
         assert proc.stdout.readline().startswith("listening"), "device did not start"
-        times = []
         for _ in range(RUNS):
-            time.sleep(0.5)  # let the device end the previous session, as a client would
-            times.append(asyncio.run(_device_once(port)))
+            for client, once in (("aiortc", _device_once), ("rtc_micro", _rtc_micro_once)):
+                time.sleep(0.5)  # let the device end the previous session, as a client would
+                times[client].append(asyncio.run(once(port)))
     finally:
         proc.kill()
         proc.wait()
-    return _median(times)
+    return times
 
 
 def main():
     ref = _median([asyncio.run(_aiortc_once()) for _ in range(RUNS)])
     print("setup aiortc<->aiortc: %.1f ms" % ref)
     for runtime in ("micropython", "cpython"):
-        ms = _device(runtime)
-        print("setup device(%s)<-aiortc: %.1f ms (%.2fx aiortc<->aiortc)" % (runtime, ms,
-                                                                             ms / ref))
+        for client, ms in _device(runtime).items():
+            ms = _median(ms)
+            print("setup device(%s)<-%s: %.1f ms (%.2fx aiortc<->aiortc)" % (
+                runtime, client, ms, ms / ref))
 
 
 main()
