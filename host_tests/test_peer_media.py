@@ -15,6 +15,7 @@ from rtc_micro.codecs.h264 import H264Depacketizer
 from rtc_micro.codecs.vp8 import Vp8Depacketizer
 from rtc_micro.drivers.sim import Network
 from rtc_micro.errors import ConfigError
+from rtc_micro.memory import copy_into
 from rtc_micro.peer import PeerConnection
 from rtc_micro.rtp import RtpHeader, is_rtcp, pull_header, push_header
 from rtc_micro.srtp import SrtpSession
@@ -232,3 +233,22 @@ def test_board_limits_on_tracks_say_what_to_change():
     pc = PeerConnection(boards.load("picow").derive(max_tracks=1), _certs()[0], _DEV[0], _DEV[1])
     pc.add_track("audio")
     assert "max_tracks" in str(raises(ConfigError, pc.add_track, "audio"))
+
+
+def test_receiving_srtp_audio_allocates_nothing():
+    net, pc, dev, bro, mic, cam = _av_session()
+    for k in range(2):  # warm-up and locked call: two fresh packets (a repeat is a replay)
+        bro.send_rtp(0, 500 + k, 1000 + 160 * k, bytes(160))
+    pkts = bro.queue[:]
+    del bro.queue[:]
+    buf = bytearray(1500)
+    at = bytearray(1)
+
+    def feed():
+        p = pkts[at[0]]
+        at[0] += 1
+        copy_into(buf, 0, p, 0, len(p))
+        pc.handle_datagram(buf, len(p), _BRO, net.now)
+
+    assert_no_alloc(feed)
+    assert mic.receiver.received == 2 and pc.counters.srtp_failed == 0
