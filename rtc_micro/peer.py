@@ -31,7 +31,7 @@ from the sender's slot (which stays plaintext for NACK resends) to one buffer an
 """
 
 from rtc_micro import events, sdp
-from rtc_micro.compat import ticks_diff, ticks_min, urandom
+from rtc_micro.compat import const, ticks_diff, ticks_min, urandom
 from rtc_micro.memory import copy_into
 from rtc_micro.rtp import is_rtcp, same4
 from rtc_micro.datachannel import DataChannels
@@ -48,6 +48,7 @@ DISCONNECTED = "disconnected"
 FAILED = "failed"
 CLOSED = "closed"
 
+_VIEWS = const(8)  # datagram lengths whose SRTP-buffer view is kept (_media_view)
 _ICE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
 
 
@@ -102,6 +103,8 @@ class PeerConnection:
         self.srtp_tx = None  # SrtpSession for what we send, once DTLS is up
         self.srtp_rx = None
         self._srtp_buf = None
+        self._srtp_mv = None
+        self._views = None  # {length: view of _srtp_buf} (_media_view)
         self.ice = IceLiteAgent(profile, self.local.ice_ufrag, self.local.ice_pwd)
         self.dtls = None
         self.sctp = None
@@ -309,7 +312,7 @@ class PeerConnection:
         self.dtls = None
         self.sctp = None
         self.channels = None
-        self.srtp_tx = self.srtp_rx = self._srtp_buf = None
+        self.srtp_tx = self.srtp_rx = self._srtp_buf = self._srtp_mv = self._views = None
         for t in self.tracks:
             t.release()
         self.out_track = None
@@ -466,7 +469,7 @@ class PeerConnection:
                 return self._pop_event()
             n = ice.poll_transmit()
             if n:
-                return self._transmit(ice.out_data, n, ice.out_addr)
+                return self._transmit(ice.out_data[0:n], n, ice.out_addr)
             if self.srtp_tx is not None:  # media first: it is real-time (and a BYE precedes
                 k = self._poll_media()    # close_notify)
                 if k:
@@ -478,7 +481,7 @@ class PeerConnection:
                     if addr is None:
                         self.counters.no_route += 1
                         continue
-                    return self._transmit(dtls.out_data, n, addr)
+                    return self._transmit(dtls.out_data[0:n], n, addr)
             k = ice.poll_event()
             if k:
                 self._on_ice(k)
@@ -543,7 +546,7 @@ class PeerConnection:
             n = self.srtp_tx.protect_rtcp(b, n)
         else:
             n = self.srtp_tx.protect_rtp(b, n)
-        return self._transmit(b, n, addr)
+        return self._transmit(self._media_view(n), n, addr)
 
     def _start_srtp(self):
         """DTLS-SRTP keys (RFC 5764 §4.2): the client's keys protect what the client sends."""
@@ -564,11 +567,25 @@ class PeerConnection:
         self.srtp_tx = SrtpSession(d.srtp_profile, tx[0], tx[1], p)
         self.srtp_rx = SrtpSession(d.srtp_profile, rx[0], rx[1], p)
         self._srtp_buf = bytearray(p.mtu + overhead(d.srtp_profile) + 4)  # + SRTCP index
+        self._srtp_mv = memoryview(self._srtp_buf)
+        self._views = {}
         for t in self.tracks:
             t.ready = t.sender is not None
 
-    def _transmit(self, buf, n, addr):
-        self.out_data = buf[0:n]  # sendto needs the exact length: one small view per datagram
+    def _media_view(self, n):
+        """A view of the SRTP buffer's first n bytes, kept per length: sendto needs the exact
+        length, and an audio stream's packets all have one, so its steady state allocates
+        nothing (other datagrams cost one small view each)."""
+        v = self._views.get(n)
+        if v is None:
+            if len(self._views) >= _VIEWS:
+                self._views.clear()
+            v = self._srtp_mv[0:n]
+            self._views[n] = v
+        return v
+
+    def _transmit(self, view, n, addr):
+        self.out_data = view
         self.out_addr = addr
         self.counters.packets_sent += 1
         self.counters.bytes_sent += n
