@@ -572,3 +572,41 @@ def test_lost_final_flight_is_resent_then_released_by_the_timer():
     d[rec.HEADER_LEN :] = msg
     srv.handle_packet(d, len(d), net.now)
     assert srv.counters.unexpected == unexpected + 1 and srv.connected
+
+
+def _slot_pair(slot, fp=None):
+    c_cert, s_cert = certs()
+    client = Connection(PROFILE, "client", c_cert, fp, mem=slot)
+    net = Network(seed=5)
+    a, b = net.pair(Tap(client), Tap(Connection(PROFILE, "server", s_cert)))
+    client.start(net.now)
+    return net, a, b
+
+
+def test_slot_buffers_are_reused_and_handshake_buffers_lent_to_one_handshake_at_a_time():
+    shared = memory.Buffers()
+    slot = memory.Buffers(shared)
+    net, a, b = _slot_pair(slot)
+    first = a.machine.conn
+    transcript = shared.take("dtls_transcript", PROFILE.dtls_transcript_bytes)
+    assert first._transcript._buf is transcript and first._rx is shared.take(
+        "dtls_reassembly", PROFILE.dtls_reassembly_bytes)
+    # Another slot's handshake meanwhile makes its own handshake buffers.
+    other = Connection(PROFILE, "client", certs()[0], mem=memory.Buffers(shared))
+    assert other._transcript._buf is not transcript and len(other._tx) == 4
+    assert net.run(lambda: connected(a, b), timeout_ms=5000)
+    # Connected: the handshake buffers are back; the slot keeps its 2 transmit buffers.
+    assert _handshake_released(first) and len(first._tx) == PROFILE.dtls_connected_slots
+    ring = slot.take("dtls_transmit", PROFILE.dtls_connected_slots * PROFILE.mtu)
+    first.send(b"on the slot's ring", 0, 18, net.now)
+    assert first.poll_transmit() and ring[0] == rec.CT_APPLICATION_DATA
+    # The next session on the slot gets the same ring and, the lease being free, the
+    # shared handshake buffers; a failed handshake gives them back too.
+    net, a, b = _slot_pair(slot, fp="sha-256 " + ":".join(["AB"] * 32))
+    again = a.machine.conn
+    assert again._transcript._buf is transcript
+    again._tx[0][0] = 0x55
+    assert ring[0] == 0x55
+    assert net.run(lambda: a.has_event(events.DTLS_FAILED), timeout_ms=5000)
+    assert Connection(PROFILE, "client", certs()[0], mem=slot)._transcript._buf is transcript
+    other.close(0)

@@ -224,9 +224,9 @@ class SimPeer:
         return 0
 
 
-def _session(profile=_PROFILE, seed=1, fp=None):
+def _session(profile=_PROFILE, seed=1, fp=None, mem=None):
     dev_cert, bro_cert = _certs()
-    pc = PeerConnection(profile, dev_cert, _DEV[0], _DEV[1])
+    pc = PeerConnection(profile, dev_cert, _DEV[0], _DEV[1], mem=mem)
     bro = Browser(profile, bro_cert)
     answer = pc.accept_offer(_offer(fp or bro_cert.fingerprint()), 0)
     bro.set_answer(answer)

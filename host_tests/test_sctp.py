@@ -2,7 +2,7 @@
 """SCTP association pairs on the simulator (virtual clock): handshake, loss, PR-SCTP, bounds."""
 
 import boards
-from rtc_micro import compat, events
+from rtc_micro import compat, events, memory
 from rtc_micro.drivers.sim import Network
 from rtc_micro.sctp import packet as P
 from rtc_micro.sctp.association import ESTABLISHED, Association
@@ -29,9 +29,9 @@ def _on_event(ep, kind):
         ep.reason = m.ev_reason
 
 
-def connected_pair(profile_a=BOARD, profile_b=BOARD, seed=1, both=False):
+def connected_pair(profile_a=BOARD, profile_b=BOARD, seed=1, both=False, mem_a=None):
     net = Network(seed=seed)
-    a = Association(profile_a)
+    a = Association(profile_a, mem=mem_a)
     b = Association(profile_b)
     ea, eb = net.pair(a, b)
     for ep in (ea, eb):
@@ -375,3 +375,27 @@ def test_cookie_keeps_no_state_and_is_checked():
     assert b.state == ESTABLISHED and b.poll_event() == events.SCTP_CONNECTED
     _hand(b, a, 20)
     assert a.state == ESTABLISHED
+
+
+def test_a_slot_reuses_its_buffers_and_slots_share_the_packet_being_built():
+    shared = memory.Buffers()
+    slot = memory.Buffers(shared)
+    net, ea, eb = connected_pair(mem_a=slot)
+    first = ea.machine
+    assert first.send(1, 53, SRC, 0, 5000, False, None, None, net.now)
+    assert net.run(lambda: eb.msgs, timeout_ms=5000) and eb.msgs[0][2] == SRC[0:5000]
+    first.abort("session over", net.now)
+    # The next association on the slot: the same buffers, holding the last session's bytes,
+    # and nothing of them reaches the new peer.
+    net, ea, eb = connected_pair(mem_a=slot, seed=2)
+    again = ea.machine
+    assert again._ring is first._ring and again._rx is first._rx and again._msg is first._msg
+    assert again.send(2, 53, SRC, 9, 3000, False, None, None, net.now)
+    assert eb.machine.send(2, 53, SRC, 1, 4000, False, None, None, net.now)
+    assert net.run(lambda: eb.msgs and ea.msgs, timeout_ms=5000)
+    assert eb.msgs == [(2, 53, SRC[9:3009], False)] and ea.msgs == [(2, 53, SRC[1:4001], False)]
+    # Another slot builds its packets in the same scratch: it is sent before the next is built.
+    other = Association(BOARD, mem=memory.Buffers(shared))
+    other.connect(0)
+    n = other.poll_transmit()
+    assert n and again.out_data[0:n] == other.out_data[0:n]

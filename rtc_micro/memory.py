@@ -27,3 +27,49 @@ def _copy_pure(dst, dst_off, src, src_off, n):
 # copy_into(dst, dst_off, src, src_off, n): dst[dst_off:dst_off+n] = src[src_off:src_off+n]
 # without a slice object on MicroPython (overlapping moves inside one buffer are safe).
 copy_into = fast(_copy_viper, _copy_pure)
+
+
+class Buffers:
+    """A session slot's large buffers, made once and reused by each session on that slot.
+
+    Machines take their buffers by name (`take(name, n)`): the first take makes the bytearray,
+    later ones (the next session on the slot) get the same one back, so sessions that come and
+    go leave no holes in a board's heap. A device makes one `Buffers` per session slot at boot,
+    while the heap is in one piece, and `reserve()`s them at once (`PeerConnection.reserve`).
+    `shared` is one `Buffers` for every slot: scratch a machine fills and its caller drains
+    before any other session runs (one asyncio loop: each driver drains before it yields).
+    `Buffers()` alone shares with itself; `None` where a machine takes `mem` means fresh buffers.
+    """
+
+    def __init__(self, shared=None):
+        self.shared = self if shared is None else shared
+        self._bufs = {}
+        self._held = {}  # name -> the machine using a leased buffer set (lease/give_back)
+
+    def take(self, name, n):
+        """The bytearray `name` of `n` bytes (made at the first take; contents are stale)."""
+        b = self._bufs.get(name)
+        if b is None or len(b) != n:
+            b = bytearray(n)
+            self._bufs[name] = b
+        return b
+
+    def lease(self, name, holder):
+        """True, and `holder` has the buffers under `name` until `give_back`, when nobody else
+        has them (a second handshake meanwhile makes its own)."""
+        h = self._held.get(name)
+        if h is not None and h is not holder:
+            return False
+        self._held[name] = holder
+        return True
+
+    def give_back(self, name, holder):
+        if self._held.get(name) is holder:
+            self._held[name] = None
+
+    def total(self):
+        """Bytes held (for docs/memory.md and telemetry)."""
+        n = 0
+        for b in self._bufs.values():
+            n += len(b)
+        return n

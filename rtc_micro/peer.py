@@ -36,9 +36,11 @@ from rtc_micro.memory import copy_into
 from rtc_micro.rtp import is_rtcp, same4
 from rtc_micro.datachannel import DataChannels
 from rtc_micro.dtls import Connection
+from rtc_micro.dtls.connection import take_buffers as take_dtls_buffers
 from rtc_micro.errors import ConfigError, StateError
 from rtc_micro.ice import IceLiteAgent
 from rtc_micro.sctp.association import Association
+from rtc_micro.sctp.association import take_buffers as take_sctp_buffers
 
 # W3C RTCPeerConnectionState names (webrtc-pc §4.3.3).
 NEW = "new"
@@ -92,8 +94,11 @@ class PeerConnection:
     controlling ICE agent when it offers or the peer is lite."""
 
     def __init__(self, profile, certificate, host, port, setup="active", tracks=(),
-                 x25519_pool=None):
+                 x25519_pool=None, mem=None):
+        """`mem`: a `memory.Buffers` the DTLS and SCTP buffers come from (a device's session
+        slot, reused session after session; see `reserve`); None: made for this session."""
         self.profile = profile
+        self.mem = mem
         self.certificate = certificate
         self.x25519_pool = x25519_pool  # crypto.ec.KeyPool of ECDHE keys made while idle
         self.local = sdp.LocalTransport(_ice_text(8), _ice_text(24), certificate.fingerprint(),
@@ -182,11 +187,11 @@ class PeerConnection:
                     self.ice.add_candidate((c.ip, c.port), now)
         self.dtls = Connection(self.profile, self.role, self.certificate,
                                tp.fingerprint_alg + " " + tp.fingerprint,
-                               x25519_pool=self.x25519_pool)
+                               x25519_pool=self.x25519_pool, mem=self.mem)
         dc = desc.datachannel()
         if dc is not None:
             rport = dc.sctp_port if dc.sctp_port is not None else sdp.DEFAULT_SCTP_PORT
-            self.sctp = Association(self.profile, self.local.sctp_port, rport)
+            self.sctp = Association(self.profile, self.local.sctp_port, rport, self.mem)
             self.channels = DataChannels(self.sctp, self.role == "client")
             self.remote_max_message_size = sdp.remote_max_message_size(
                 dc, self.profile.max_message_size)
@@ -309,6 +314,8 @@ class PeerConnection:
         references; released, only the small ICE agent and this shell remain."""
         if self.state not in (CLOSED, FAILED):
             raise StateError("release() is for a closed or failed connection: close() first")
+        if self.dtls is not None:
+            self.dtls.close(self._now)  # a handshake cut short gives its shared buffers back
         self.dtls = None
         self.sctp = None
         self.channels = None
@@ -319,6 +326,13 @@ class PeerConnection:
         self.out_data = None  # a view into an SCTP or DTLS buffer keeps that buffer alive
         self.out_channel = None  # a channel keeps its association alive
         self.remote = None
+
+    @staticmethod
+    def reserve(profile, mem):
+        """Make a session slot's buffers now (at boot, while the heap is in one piece): every
+        session given `mem` then reuses them instead of allocating its own."""
+        take_dtls_buffers(profile, mem)
+        take_sctp_buffers(profile, mem)
 
     def stats(self):
         """Transport and candidate-pair stats with W3C webrtc-stats names (allocates a dict)."""

@@ -26,8 +26,9 @@ class Transcript:
     data that would overflow it, leaving the transcript as it was.
     """
 
-    def __init__(self, capacity):
-        self._buf = bytearray(capacity)
+    def __init__(self, capacity, buf=None):
+        """`buf`: a bytearray of `capacity` bytes to use (one kept for every handshake)."""
+        self._buf = bytearray(capacity) if buf is None else buf
         self._mv = memoryview(self._buf)
         self._n = 0
 

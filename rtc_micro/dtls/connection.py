@@ -15,7 +15,7 @@ from rtc_micro.crypto.random import random_bytes
 from rtc_micro.dtls import handshake as hs
 from rtc_micro.dtls import record as rec
 from rtc_micro.errors import ConfigError, StateError
-from rtc_micro.memory import copy_into
+from rtc_micro.memory import Buffers, copy_into
 
 CLIENT = "client"
 SERVER = "server"
@@ -96,10 +96,32 @@ def _normalize_fingerprint(fp):
     return parts[-1].upper()
 
 
+_HANDSHAKE = "dtls_handshake"  # the lease on the shared handshake buffers
+
+
+def take_buffers(profile, mem, hs_mem=None):
+    """The buffers a connection takes: from `mem` (a `memory.Buffers`) its transmit ring kept
+    once connected; from `hs_mem` (default `mem.shared`: one handshake at a time has them) the
+    handshake reassembly area and its bitmap, the transcript and the ring's flight-only slots."""
+    if hs_mem is None:
+        hs_mem = mem.shared
+    mtu = profile.mtu
+    slots = profile.dtls_transmit_slots
+    keep = max(1, min(slots, profile.dtls_connected_slots))
+    cap = profile.dtls_reassembly_bytes
+    return (mem.take("dtls_transmit", keep * mtu),
+            hs_mem.take("dtls_reassembly", cap),
+            hs_mem.take("dtls_reassembly_bits", (cap + 7) // 8),
+            hs_mem.take("dtls_transcript", profile.dtls_transcript_bytes),
+            hs_mem.take("dtls_flight_transmit", (slots - keep) * mtu))
+
+
 class Connection:
     """One DTLS 1.2 association; `role` is "client" or "server" (RFC 6347).
 
     `x25519_pool`/`p256_pool`: optional `crypto.ec.KeyPool`s of ephemeral keys made while idle.
+    `mem`: a `memory.Buffers` for the transmit ring and the handshake buffers (see
+    `take_buffers`); None: make them.
     """
 
     def __init__(
@@ -111,6 +133,7 @@ class Connection:
         srtp_profiles=(hs.SRTP_AEAD_AES_128_GCM, hs.SRTP_AES128_CM_HMAC_SHA1_80),
         x25519_pool=None,
         p256_pool=None,
+        mem=None,
     ):
         if role != CLIENT and role != SERVER:
             raise ConfigError("role must be 'client' or 'server', not %r" % (role,))
@@ -146,13 +169,19 @@ class Connection:
         self._initial_timeout_ms = profile.dtls_initial_timeout_ms
         self._handshake_timeout_ms = profile.dtls_handshake_timeout_ms
         self._flight_cap = profile.dtls_flight_bytes
-        # Transmit ring of whole datagrams.
-        slots = profile.dtls_transmit_slots
+        mem = mem or Buffers()
+        # The handshake's buffers: the set every slot shares, unless another handshake has it.
+        self._hs_mem = mem.shared if mem.shared.lease(_HANDSHAKE, self) else Buffers()
+        ring, rx, bits, transcript, flight_ring = take_buffers(profile, mem, self._hs_mem)
+        # Transmit ring of whole datagrams: the first `keep` stay once connected.
+        mtu = profile.mtu
         self._tx = []
-        for _ in range(slots):
-            self._tx.append(memoryview(bytearray(profile.mtu)))
+        for buf in (ring, flight_ring):
+            for i in range(0, len(buf), mtu):
+                self._tx.append(memoryview(buf)[i : i + mtu])
+        slots = len(self._tx)
         self._tx_len = [0] * slots
-        self._tx_keep = max(1, min(slots, profile.dtls_connected_slots))  # once released
+        self._tx_keep = len(ring) // mtu  # once the handshake is released
         self._tx_head = 0
         self._tx_count = 0
         self.out_data = self._tx[0]
@@ -171,17 +200,16 @@ class Connection:
         # Handshake-only state, allocated here (not at handshake start: fragmentation on a board)
         # and dropped by _release_handshake() once no retransmission can need it.
         # Reassembly (RFC 6347 §4.2.3): one message at a time, bounded.
-        cap = profile.dtls_reassembly_bytes
-        self._rx = bytearray(cap)
-        self._rx_mv = memoryview(self._rx)
-        self._rx_bits = bytearray((cap + 7) // 8)
+        self._rx = rx
+        self._rx_mv = memoryview(rx)
+        self._rx_bits = bits
         self._rx_seq = -1
         self._rx_type = 0
         self._rx_len = 0
         self._rx_got = 0
         self._pending = {}  # seq -> (type, body) of whole messages that arrived early
         self._pending_bytes = 0
-        self._transcript = Transcript(profile.dtls_transcript_bytes)
+        self._transcript = Transcript(len(transcript), transcript)
         self._cookie_secret = random_bytes(32) if role == SERVER else None
         self._reset_handshake()
         self.state = _S_LISTEN if role == SERVER else _IDLE
@@ -380,6 +408,7 @@ class Connection:
         self.state = _FAILED
         self._stop_timers()
         self._flight = []
+        self._hs_mem.give_back(_HANDSHAKE, self)  # never used again: the next handshake's
         self.ev_reason = reason
         self._push_event(events.DTLS_FAILED)
 
@@ -994,6 +1023,7 @@ class Connection:
 
     def _release_handshake(self):
         """Drop what only the handshake needs (~7 KB on esp32); keys and exporter stay."""
+        self._hs_mem.give_back(_HANDSHAKE, self)
         self._rx = None
         self._rx_mv = None
         self._rx_bits = None

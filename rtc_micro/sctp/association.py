@@ -9,7 +9,7 @@ from rtc_micro import events
 from rtc_micro.compat import const, ticks_add, ticks_diff, ticks_min, urandom
 from rtc_micro.crypto.hmac import hmac_sha256
 from rtc_micro.errors import ConfigError, StateError
-from rtc_micro.memory import copy_into
+from rtc_micro.memory import Buffers, copy_into
 from rtc_micro.sctp import packet as P
 from rtc_micro.sctp.packet import (
     DATA_HEADER,
@@ -103,10 +103,31 @@ class Counters:
         self.event_drops = 0
 
 
+def _slot_bytes(profile):
+    """A reassembly slot holds one DATA chunk of the largest datagram we accept."""
+    return profile.rx_buffer - HEADER - DATA_HEADER
+
+
+def take_buffers(profile, mem=None):
+    """The association's large buffers from `mem` (a `memory.Buffers`; None: new ones): send
+    ring, reassembly slots, message being gathered, peer's cookie, and the packet being built
+    (shared scratch: it leaves in DTLS before another association builds one)."""
+    if mem is None:
+        mem = Buffers()
+    slot = _slot_bytes(profile)
+    return (mem.take("sctp_send", profile.sctp_send_buffer),
+            mem.take("sctp_receive", max(4, profile.sctp_reassembly_bytes // slot) * slot),
+            mem.take("sctp_message", profile.max_message_size),
+            mem.take("sctp_cookie", _MAX_COOKIE),
+            mem.shared.take("sctp_packet", profile.mtu - DTLS_OVERHEAD))
+
+
 class Association:
     """One SCTP association over a DTLS connection (RFC 8261): packets are DTLS payloads."""
 
-    def __init__(self, profile, local_port=5000, remote_port=5000):
+    def __init__(self, profile, local_port=5000, remote_port=5000, mem=None):
+        """`mem`: a `memory.Buffers` to take the large buffers from (reused across sessions);
+        None: make them."""
         self.profile = profile
         self.local_port = local_port
         self.remote_port = remote_port
@@ -122,7 +143,8 @@ class Association:
         self.counters = Counters()
         self.state = CLOSED
         self._dead = False  # closed after being used: input is ignored
-        self.out_data = memoryview(bytearray(self.max_packet))
+        ring, rx, msg, cookie, packet = take_buffers(profile, mem)
+        self.out_data = memoryview(packet)  # shared scratch: the caller sends it before others run
         self._now = 0
         # Identity: fixed for the life of the object, so INIT-ACK needs no state (RFC 9260 §5.1).
         self._tag = bytearray(urandom(4))
@@ -138,14 +160,14 @@ class Association:
         self._peer_lo = 0
         self._peer_rwnd = 0
         self.peer_reconfig = False  # the peer announced RE-CONFIG (RFC 6525): channels can close
-        self._cookie = bytearray(_MAX_COOKIE)
+        self._cookie = cookie
         self._cookie_n = 0
         self._init_tries = 0
         self._ctl = 0
         self._reply_n = 0
         # Send side: payload ring + chunk descriptors indexed by TSN % slots (TSNs are relative
         # to our initial TSN: 0, 1, 2 ...).
-        self._ring = bytearray(profile.sctp_send_buffer)
+        self._ring = ring
         self._ring_head = 0
         self._ring_used = 0
         self._waste = 0
@@ -184,10 +206,10 @@ class Association:
         self.buffered_amount = 0
         self._low_water = profile.channel_low_water
         # Receive side: fixed slots (one DATA chunk each) and a TSN window mapping to them.
-        self._slot = profile.rx_buffer - HEADER - DATA_HEADER
-        ns = max(4, profile.sctp_reassembly_bytes // self._slot)
+        self._slot = _slot_bytes(profile)
+        ns = len(rx) // self._slot
         self._n_slots = ns
-        self._rx = bytearray(ns * self._slot)
+        self._rx = rx
         self._s_len = [0] * ns
         self._s_flags = [0] * ns
         self._s_sid = [0] * ns
@@ -206,7 +228,7 @@ class Association:
         self._n_dups = 0
         self._rx_packets = 0  # packets with DATA since our last SACK
         self._last_rwnd = profile.sctp_rwnd
-        self._msg = bytearray(self.max_message_size)
+        self._msg = msg
         self._lent = -1  # slot handed out in ev_buf, freed at the next poll_event
         self._asm_n = -1  # bytes of the in-sequence message gathered in _msg (-1: none)
         self._asm_sid = 0
