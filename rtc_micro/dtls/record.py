@@ -6,6 +6,7 @@ ciphertext and a 16-byte tag.
 """
 
 from rtc_micro.compat import const
+from rtc_micro.crypto.aes import AesGcm
 
 CT_CHANGE_CIPHER_SPEC = const(20)
 CT_ALERT = const(21)
@@ -69,8 +70,6 @@ class GcmProtection:
     """One direction of TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 record protection (RFC 5288)."""
 
     def __init__(self, key, salt):
-        from rtc_micro.crypto.aes import AesGcm
-
         self._gcm = AesGcm(key)
         self._nonce = bytearray(12)
         self._nonce[0:4] = salt
