@@ -1,10 +1,14 @@
-# mptest-heap: 524288 (device and browser stand-in sessions in one heap, as test_peer.py)
+# mptest-heap: 786432 (three device sessions and browser stand-ins, which make their own buffers)
 """memory.Buffers: a session slot's buffers reused session after session (docs/memory.md)."""
 
 import boards
+from host_tests.support import raises
 from host_tests.test_peer import _connected, _session
-from rtc_micro.memory import Buffers
+from rtc_micro.datachannel import OPEN, DataChannels
+from rtc_micro.errors import StateError
+from rtc_micro.memory import Buffers, renew
 from rtc_micro.peer import PeerConnection
+from rtc_micro.sctp.association import Association
 
 _ESP32 = boards.load("esp32")
 
@@ -25,6 +29,38 @@ def test_take_makes_once_and_lease_goes_to_one_holder_at_a_time():
     assert shared.lease("set", second)
 
 
+class _Thing:
+    def __init__(self, n, tag="x"):
+        self.n = n
+        self.tag = tag
+
+
+def test_renew_initialises_the_slot_s_instance_again():
+    slot = Buffers()
+    a = renew(slot, _Thing, 1)
+    slot.retire()
+    assert (a.n, a.tag) == (None, None)
+    b = renew(slot, _Thing, 2, tag="y")
+    assert b is a and (a.n, a.tag) == (2, "y")
+    assert renew(None, _Thing, 3) is not renew(None, _Thing, 3)
+
+
+def test_channels_of_an_ended_session_refuse_its_renewed_association():
+    slot = Buffers()
+    old = renew(slot, Association, _ESP32, 5000, 5000, slot)
+    channels = DataChannels(old, True)
+    ch = channels.create_channel("cmd", negotiated=True, id=0)
+    slot.retire()
+    assert old._ring is None and old.life is None  # the slot holds no session state
+    assert "ended" in str(raises(StateError, channels.create_channel, "late"))
+    again = renew(slot, Association, _ESP32, 5000, 5000, slot)
+    assert again is old and again._ring is slot.take("sctp_send", _ESP32.sctp_send_buffer)
+    ch.state = OPEN  # even one that believes it is open
+    raises(StateError, channels.send, ch, "to the next session's peer?")
+    raises(StateError, channels.close, ch)
+    DataChannels(again, True).create_channel("fresh")
+
+
 def test_sessions_on_a_slot_reuse_its_buffers_and_hand_back_the_shared_ones():
     shared = Buffers()
     slot = Buffers(shared)
@@ -34,8 +70,10 @@ def test_sessions_on_a_slot_reuse_its_buffers_and_hand_back_the_shared_ones():
     assert net.run(until=lambda: _connected(pc, bro), timeout_ms=20000)
     ring = pc.sctp._ring
     assert ring is slot.take("sctp_send", _ESP32.sctp_send_buffer)
+    machines = (pc.sctp, pc.dtls)
     pc.close(net.now)
     pc.release()
+    assert machines[0].counters is None and machines[1]._write_prot is None  # keys not kept
     net = pc = dev = bro = None
     # A session closed before its DTLS handshake ends, then one that connects, on the same
     # slot: the same buffers, and the shared handshake buffers came back each time.
@@ -46,6 +84,7 @@ def test_sessions_on_a_slot_reuse_its_buffers_and_hand_back_the_shared_ones():
     pc.release()
     net, pc, dev, bro = _session(_ESP32, seed=2, mem=slot)
     assert pc.sctp._ring is ring and pc.dtls._transcript._buf is transcript
+    assert (pc.sctp, pc.dtls) == machines  # initialised again, not made anew
     assert net.run(until=lambda: _connected(pc, bro), timeout_ms=20000)
     dev.echo = True
     ch = bro.open("echo", net.now)

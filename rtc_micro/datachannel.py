@@ -67,6 +67,7 @@ class DataChannels:
 
     def __init__(self, association, dtls_client):
         self.association = association
+        self._life = association.life  # renewed for another session: these channels are done
         self.out_data = association.out_data
         self.max_channels = association.profile.max_channels
         self._parity = 0 if dtls_client else 1
@@ -85,6 +86,7 @@ class DataChannels:
         """A new channel. Negotiated channels (both ends create them with the same `id`) open
         with the association; others send DATA_CHANNEL_OPEN and open on its ACK.
         """
+        self._check_session()
         if max_retransmits is not None and max_packet_life_time is not None:
             raise ConfigError("give max_retransmits or max_packet_life_time, not both")
         if len(self._by_id) >= self.max_channels:
@@ -120,6 +122,7 @@ class DataChannels:
         """
         if channel.state != OPEN and not (channel.state == CONNECTING and channel.ordered):
             raise StateError("channel %d is not open" % channel.id)
+        self._check_session()
         if isinstance(data, str):
             data = data.encode()
             if binary is None:
@@ -145,9 +148,15 @@ class DataChannels:
         """
         if channel.state >= CLOSING:
             return
+        self._check_session()
         channel.state = CLOSING
         a = self.association
         a.reset_stream(channel.id, a._now if now is None else now)
+
+    def _check_session(self):
+        if self.association.life is not self._life:
+            raise StateError("these channels' session has ended: its association now serves "
+                             "another one")
 
     def channel(self, sid):
         """The channel on stream `sid`, or None."""

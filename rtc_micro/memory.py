@@ -39,12 +39,14 @@ class Buffers:
     `shared` is one `Buffers` for every slot: scratch a machine fills and its caller drains
     before any other session runs (one asyncio loop: each driver drains before it yields).
     `Buffers()` alone shares with itself; `None` where a machine takes `mem` means fresh buffers.
+    A slot serves one session at a time: release() the last one before the next one starts.
     """
 
     def __init__(self, shared=None):
         self.shared = self if shared is None else shared
         self._bufs = {}
         self._held = {}  # name -> the machine using a leased buffer set (lease/give_back)
+        self._machines = {}  # class -> [the instance the slot's last session used, its fields]
 
     def take(self, name, n):
         """The bytearray `name` of `n` bytes (made at the first take; contents are stale)."""
@@ -67,9 +69,35 @@ class Buffers:
         if self._held.get(name) is holder:
             self._held[name] = None
 
+    def renew(self, cls, *args, **kw):
+        """`cls(*args, **kw)`, but the instance the slot's last session used is initialised again
+        when there is one: its attribute table (1-2 KB for a machine) is not made anew."""
+        had = self._machines.get(cls)
+        if had is None:
+            m = cls(*args, **kw)
+            # Field names read once: each read of __dict__ copies the attribute table.
+            self._machines[cls] = [m, list(m.__dict__)]
+            return m
+        had[0].__init__(*args, **kw)
+        return had[0]
+
+    def retire(self):
+        """The slot's session has ended: let its machines hold nothing (keys, lists, the peer's
+        certificate) until `renew` initialises them for the next one."""
+        for m, names in self._machines.values():
+            for name in names:
+                setattr(m, name, None)
+
     def total(self):
         """Bytes held (for docs/memory.md and telemetry)."""
         n = 0
         for b in self._bufs.values():
             n += len(b)
         return n
+
+
+def renew(slot, cls, *args, **kw):
+    """`slot.renew(cls, ...)`, or a new `cls(...)` when `slot` (a Buffers) is None."""
+    if slot is None:
+        return cls(*args, **kw)
+    return slot.renew(cls, *args, **kw)

@@ -32,7 +32,7 @@ from the sender's slot (which stays plaintext for NACK resends) to one buffer an
 
 from rtc_micro import events, sdp
 from rtc_micro.compat import const, ticks_diff, ticks_min, urandom
-from rtc_micro.memory import copy_into
+from rtc_micro.memory import copy_into, renew
 from rtc_micro.rtp import is_rtcp, same4
 from rtc_micro.datachannel import DataChannels
 from rtc_micro.dtls import Connection
@@ -185,13 +185,14 @@ class PeerConnection:
             for c in tp.candidates:
                 if c.component == 1 and c.transport == "udp":
                     self.ice.add_candidate((c.ip, c.port), now)
-        self.dtls = Connection(self.profile, self.role, self.certificate,
-                               tp.fingerprint_alg + " " + tp.fingerprint,
-                               x25519_pool=self.x25519_pool, mem=self.mem)
+        self.dtls = renew(self.mem, Connection, self.profile, self.role, self.certificate,
+                          tp.fingerprint_alg + " " + tp.fingerprint,
+                          x25519_pool=self.x25519_pool, mem=self.mem)
         dc = desc.datachannel()
         if dc is not None:
             rport = dc.sctp_port if dc.sctp_port is not None else sdp.DEFAULT_SCTP_PORT
-            self.sctp = Association(self.profile, self.local.sctp_port, rport, self.mem)
+            self.sctp = renew(self.mem, Association, self.profile, self.local.sctp_port, rport,
+                              self.mem)
             self.channels = DataChannels(self.sctp, self.role == "client")
             self.remote_max_message_size = sdp.remote_max_message_size(
                 dc, self.profile.max_message_size)
@@ -316,6 +317,8 @@ class PeerConnection:
             raise StateError("release() is for a closed or failed connection: close() first")
         if self.dtls is not None:
             self.dtls.close(self._now)  # a handshake cut short gives its shared buffers back
+        if self.mem is not None:
+            self.mem.retire()  # the slot's machines keep nothing of this session
         self.dtls = None
         self.sctp = None
         self.channels = None

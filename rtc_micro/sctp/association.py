@@ -143,6 +143,9 @@ class Association:
         self.counters = Counters()
         self.state = CLOSED
         self._dead = False  # closed after being used: input is ignored
+        # New for each session this object serves (memory.Buffers.renew initialises it again
+        # for a slot's next session): channels of an earlier session on it can tell.
+        self.life = object()
         ring, rx, msg, cookie, packet = take_buffers(profile, mem)
         self.out_data = memoryview(packet)  # shared scratch: the caller sends it before others run
         self._now = 0
