@@ -18,7 +18,7 @@ PROFILE = Profile(
     # ~100 KB a frozen build has free for the handshake's peak, HTTP and the application
     # (docs/memory.md); messages up to 4 KiB.
     sctp_rwnd=4 * 1024,
-    sctp_send_buffer=4 * 1024,
+    sctp_send_buffer=8 * 1024,
     sctp_reassembly_bytes=6 * 1024,
     sctp_max_chunks_in_flight=16,
     max_message_size=4 * 1024,

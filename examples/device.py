@@ -35,6 +35,7 @@ from rtc_micro.compat import ticks_add, ticks_diff, ticks_ms, urandom  # noqa: E
 from rtc_micro.crypto import ec, x509  # noqa: E402
 from rtc_micro.drivers.aio import Driver  # noqa: E402
 from rtc_micro.errors import StateError  # noqa: E402
+from rtc_micro.memory import Buffers  # noqa: E402
 from rtc_micro.peer import PeerConnection  # noqa: E402
 from rtc_micro.signaling.whep import WhepServer  # noqa: E402
 
@@ -222,21 +223,6 @@ def _free_heap():
     return gc.mem_free() if hasattr(gc, "mem_free") else -1
 
 
-def _session_bytes(p):
-    """The large buffers one session allocates (SCTP rings, DTLS slots and handshake areas)."""
-    return (p.sctp_send_buffer + p.sctp_reassembly_bytes + p.max_message_size
-            + p.dtls_transmit_slots * p.mtu + p.dtls_transcript_bytes
-            + p.dtls_reassembly_bytes + p.dtls_flight_bytes)
-
-
-def _reserve(n):
-    gc.collect()
-    try:
-        return bytearray(n)
-    except MemoryError:
-        return None
-
-
 class Session:
     """One browser: its PeerConnection, the driver task on its own UDP port, its telemetry."""
 
@@ -381,6 +367,15 @@ class Session:
         self.pc.release()  # its buffers go back to the heap even if a stale pointer holds it
         self.backlog = []
         self.telemetry = []  # channels keep their association alive
+        asyncio.create_task(self.forget())
+
+    async def forget(self):
+        """Once the driver's task has ended, let go of the PeerConnection (~11 KB on esp32 after
+        release()): the ended task's frame still points at the driver, and asyncio keeps a task
+        alive for a while after it ends."""
+        await self.task
+        self.driver.machine = self.driver.on_event = None
+        self.task = self.driver = self.pc = None
 
 
 class Device:
@@ -389,6 +384,14 @@ class Device:
         self.host = opts["host"]
         self.port = opts["port"]
         self.udp_port = opts["udp_port"]
+        # A long-running heap fragments (HTTP, asyncio): 95 KB free may hold no 8 KB block. So
+        # each session slot's large buffers are made first, side by side, and reused by every
+        # session on that slot.
+        shared = Buffers()  # scratch and handshake buffers: one session at a time uses them
+        self.mem = []
+        for _ in range(self.profile.max_sessions):
+            self.mem.append(Buffers(shared))
+            PeerConnection.reserve(self.profile, self.mem[-1])
         self.certificate = x509.Certificate.generate("rtc_micro device")
         preload(self.profile)
         ec.precompute()  # the P-256 generator tables, made while the heap is still in one piece
@@ -397,19 +400,6 @@ class Device:
         self.keys.fill()
         self.sessions = {}
         self.started = ticks_ms()
-        # A long-running heap fragments (HTTP, asyncio): 95 KB free may hold no 8 KB block. So
-        # each session slot keeps one contiguous block from boot and hands it to its session's
-        # buffers (dropped and collected just before they are made); refilled when it ends.
-        self.session_bytes = _session_bytes(self.profile)
-        self.reserve = [None] * self.profile.max_sessions
-        self.refill()
-
-    def refill(self):
-        """Reserve the block of every free session slot that has none."""
-        used = [s.slot for s in self.sessions.values()]
-        for slot in range(len(self.reserve)):
-            if slot not in used and self.reserve[slot] is None:
-                self.reserve[slot] = _reserve(self.session_bytes)
 
     def on_offer(self, text):
         """WHEP POST: a new session (StateError when all slots are taken: HTTP 503)."""
@@ -421,11 +411,8 @@ class Device:
         if slot >= slots:
             raise StateError("%d sessions already (the board's max_sessions): end one with "
                              "DELETE first" % slots)
-        self.reserve[slot] = None
-        if hasattr(gc, "mem_free"):  # MicroPython: the block is free once collected (0.3 ms);
-            gc.collect()  # CPython frees it by reference count, and a collection costs 3.5 ms
         pc = PeerConnection(self.profile, self.certificate, self.host, self.udp_port + slot,
-                            x25519_pool=self.keys)
+                            x25519_pool=self.keys, mem=self.mem[slot])
         if self.profile.audio_tracks:
             pc.add_track("audio", codecs=("opus", "pcmu", "pcma"))  # the offer's first choice
         if self.profile.video_tracks:
@@ -454,10 +441,13 @@ class Device:
         while True:
             await asyncio.sleep(1)
             now = ticks_ms()
-            for s in list(self.sessions.values()):
-                s.tick(now)
-            self.refill()
+            self.tick(now)
             self.keys.fill()
+
+    def tick(self, now):
+        # A loop variable in run() would keep the last session alive after it ends.
+        for s in list(self.sessions.values()):
+            s.tick(now)
 
 
 def main(argv):
