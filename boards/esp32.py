@@ -14,9 +14,9 @@ PROFILE = Profile(
     dtls_transcript_bytes=4096,  # Chrome's 1.4 KB ClientHello + two certificates fit
     dtls_transmit_slots=4,  # a 2 KB flight at mtu 1200 takes at most 3 datagrams
     dtls_connected_slots=2,  # the PeerConnection drains after each record
-    # SCTP sized so one session (~47 KB: SCTP 24, DTLS 14, ICE 5, peer 4) leaves room in the
-    # ~100 KB a frozen build has free for the handshake's peak, HTTP and the application
-    # (docs/memory.md); messages up to 4 KiB.
+    # SCTP sized for messages up to 4 KiB, two of them in flight while the peer delays its SACK.
+    # A session slot's buffers (21 KB) are made at boot and reused; a session's own objects add
+    # ~30 KB measured on x64 (docs/memory.md).
     sctp_rwnd=4 * 1024,
     sctp_send_buffer=8 * 1024,
     sctp_reassembly_bytes=6 * 1024,
@@ -36,5 +36,5 @@ PROFILE = Profile(
     audio_tracks=0,  # audio (~20 KB: SRTP, sender, Ogg reader) next to a session does not fit yet
     http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
-    max_sessions=1,  # a second session does not fit 110 KB (measured: docs/memory.md)
+    max_sessions=1,  # two at once needed 160 KB measured on x64 (docs/memory.md)
 )

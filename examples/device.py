@@ -5,7 +5,8 @@
     python3 examples/device.py ...
 
 (N: `python tools/board_heap.py esp32 build/mpy examples/device.py` gives the board's budget plus
-the bytecode a board keeps in flash; `tools/demo` does this.) Serves `GET /` (a page that
+the bytecode a board keeps in flash; `tools/demo` runs it through `tools/as_frozen.py`, which
+leaves the budget free in one block, as on a board.) Serves `GET /` (a page that
 connects, shows the connection state and a data-channel console) and `POST /whep` (an SDP
 offer in, the answer out; `DELETE` on the Location ends the session). Every
 data channel a peer opens echoes (text stays text, binary stays binary), except one labelled

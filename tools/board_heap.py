@@ -46,11 +46,11 @@ def code_heap(mpy_dir, script, board):
     return _measure(mpy_dir, script, board)[1]
 
 
-def heap_for(board, mpy_dir, script):
-    """The -X heapsize that leaves the board's budget free after `script`'s imports (what a
-    frozen build keeps in flash); the GC's own tables take a fixed share of -X heapsize."""
+def heap_for(board, mpy_dir, script, budget=None):
+    """The -X heapsize that leaves the board's budget (or `budget` bytes) free after `script`'s
+    imports (what a frozen build keeps in flash); the GC's own tables take a share of it."""
     usable, used = _measure(mpy_dir, script, board)
-    need = boards.load(board).heap_bytes + used + _SLACK
+    need = (budget or boards.load(board).heap_bytes) + used + _SLACK
     return (need * _PROBE_HEAP + usable - 1) // usable
 
 
