@@ -16,7 +16,7 @@ PROFILE = Profile(
     dtls_connected_slots=2,  # the PeerConnection drains after each record
     # SCTP sized for messages up to 4 KiB, two of them in flight while the peer delays its SACK.
     # A session slot's buffers (21 KB) are made at boot and reused; a session's own objects add
-    # ~30 KB measured on x64 (docs/memory.md).
+    # ~28 KB measured on x64 (docs/memory.md).
     sctp_rwnd=4 * 1024,
     sctp_send_buffer=8 * 1024,
     sctp_reassembly_bytes=6 * 1024,
@@ -36,5 +36,5 @@ PROFILE = Profile(
     audio_tracks=0,  # audio (~20 KB: SRTP, sender, Ogg reader) next to a session does not fit yet
     http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
-    max_sessions=1,  # two at once needed 160 KB measured on x64 (docs/memory.md)
+    max_sessions=1,  # two at once needed 150 KB measured on x64 (docs/memory.md)
 )
