@@ -200,3 +200,34 @@ def test_flush_sends_first_to_an_unheard_peer_cpython():
 
 def test_flush_sends_first_to_an_unheard_peer_micropython():
     _greet([MICROPYTHON, "-X", "heapsize=110k"])
+
+
+def test_a_datagram_without_heap_is_dropped_not_retried():
+    """MicroPython's recvfrom allocates its bytes: when that fails the datagram is read into the
+    port's own buffer and counted, so the driver does not spin on it."""
+    import time
+
+    from rtc_micro.drivers.dgram import UdpPort
+
+    port = UdpPort("127.0.0.1", mpy_tree.free_port(socket.SOCK_DGRAM), 1500)
+    real = port.sock
+
+    class NoHeap:
+        def recvfrom(self, n):
+            raise MemoryError
+
+        def readinto(self, buf):
+            return real.recv_into(buf)
+
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        tx.sendto(b"x" * 100, real.getsockname())
+        time.sleep(0.05)
+        port._recv_into = None
+        port.sock = NoHeap()
+        assert port.recv() == 0 and port.rx_dropped == 1
+        port.sock = real
+        assert port.recv() == 0 and port.rx_dropped == 1  # gone, not waiting to fail again
+    finally:
+        tx.close()
+        real.close()

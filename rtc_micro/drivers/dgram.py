@@ -34,6 +34,7 @@ class UdpPort:
         self._raw = {}  # (ip, port) -> address as the socket wants it
         self.addr = None  # source of the last recv()
         self.send_errors = 0
+        self.rx_dropped = 0  # datagrams dropped: no heap to receive them (MicroPython)
 
     def recv(self):
         """Length of the next datagram, now in `self.buf` (machines parse and may rewrite it in
@@ -46,6 +47,15 @@ class UdpPort:
                 n = len(data)
                 self.buf[0:n] = data
         except OSError:  # EAGAIN: nothing waiting
+            return 0
+        except MemoryError:
+            # No heap for recvfrom's bytes: drop this datagram (read into our buffer, which
+            # allocates nothing) rather than leave it queued to fail again on every pass.
+            self.rx_dropped += 1
+            try:
+                self.sock.readinto(self.buf)
+            except OSError:
+                pass
             return 0
         if isinstance(raw, tuple):
             self.addr = raw[0:2]
