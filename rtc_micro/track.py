@@ -288,16 +288,23 @@ class Track:
 
     # ---- sending ----------------------------------------------------------------------------
 
+    def _live_sender(self):
+        """The sender while writes go out; None (the write counted in `dropped`) before SRTP is
+        up, after the end, or when the negotiation left us not sending."""
+        if not self.ready or self.sender is None:
+            self.dropped += 1
+            return None
+        return self.sender
+
     def write_sample(self, data, now, duration=0, off=0, n=-1):
         """Send one encoded audio frame (G.711 bytes, or one Opus packet) as one RTP packet.
         `duration` in clock units (default: G.711 one per byte, Opus from the TOC byte). False
         (counted in `dropped`) until the connection is up."""
+        s = self._live_sender()
+        if s is None:
+            return False
         if n < 0:
             n = len(data) - off
-        s = self.sender
-        if not self.ready or s is None:
-            self.dropped += 1
-            return False
         if self.kind != "audio":
             raise StateError("write_sample() is for audio tracks: use write_frame()")
         s.send(data, off, n, 0, now)
@@ -310,12 +317,11 @@ class Track:
         """Send one video frame (H.264 access unit in Annex-B, or a VP8 frame), packetized
         straight into the RTP history slots; the marker bit ends the frame. `duration` in 90 kHz
         units (default 1/30 s). False (counted) until the connection is up."""
+        s = self._live_sender()
+        if s is None:
+            return False
         if n < 0:
             n = len(data) - off
-        s = self.sender
-        if not self.ready or s is None:
-            self.dropped += 1
-            return False
         pk = self.packetizer
         if pk is None:
             raise StateError("write_frame() is for video tracks: use write_sample()")
