@@ -55,11 +55,16 @@ def _post(port, sdp):
     return body, loc, c
 
 
-async def _device_once(port):
+def _offerer():
+    """An aiortc peer with one data channel, and the event its opening sets."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    ch = pc.createDataChannel("echo")
     opened = asyncio.Event()
-    ch.on("open", opened.set)
+    pc.createDataChannel("echo").on("open", opened.set)
+    return pc, opened
+
+
+async def _device_once(port):
+    pc, opened = _offerer()
     t0 = time.perf_counter()
     await pc.setLocalDescription(await pc.createOffer())
     body, loc, c = await asyncio.get_running_loop().run_in_executor(
@@ -90,11 +95,8 @@ async def _rtc_micro_once(port):
 
 
 async def _aiortc_once():
-    a = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    a, opened = _offerer()
     b = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    ch = a.createDataChannel("echo")
-    opened = asyncio.Event()
-    ch.on("open", opened.set)
     t0 = time.perf_counter()
     await a.setLocalDescription(await a.createOffer())
     await b.setRemoteDescription(a.localDescription)
