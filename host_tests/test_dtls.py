@@ -1,5 +1,5 @@
 """DTLS 1.2 connection pairs on the simulator, timers, and hostile input (RFC 6347)."""
-# mptest-heap: 262144 (two DTLS endpoints in one heap, plus the P-256 table and non-frozen modules)
+# mptest-heap: 327680 (two DTLS endpoints in one heap, a third in the slot test, plus the P-256 table and non-frozen modules)
 
 import boards
 from rtc_micro import events
