@@ -22,7 +22,17 @@ from rtc_micro.memory import copy_into
 KEY_SIZE = const(16)
 NONCE_SIZE = const(12)
 TAG_SIZE = const(16)
-_BATCH = const(16)  # counter blocks per ECB call: 256 bytes of keystream buffer per key
+_BATCH = const(16)  # counter blocks per ECB call
+
+# Working memory of the portable back end, shared by every key: a call fills and uses it before
+# it returns (one thread runs protocol code), so a session's keys hold only their key schedule
+# and GHASH table. Per key these were ~1.7 KB on x64 (the keystream batch and 17 views of it).
+_KS = bytearray(_BATCH * 16)  # keystream batch
+_KS_VIEWS = [memoryview(_KS)[0 : 16 * _k] for _k in range(_BATCH + 1)]  # one per batch length
+_CTR = bytearray(16)  # working counter block
+_EK0 = bytearray(16)  # GCM: AES_K(J0), masks the tag
+_BLK = bytearray(16)  # GCM: zero-padded last block; then the lengths block
+_TAG = bytearray(16)  # GCM: the tag computed by open()
 
 
 @micropython.viper
@@ -192,16 +202,12 @@ class PortableAes128:
     def __init__(self, key):
         _check_key(key)
         self._ecb = _ecb(key)
-        self._ks = bytearray(_BATCH * 16)
-        ks = memoryview(self._ks)
-        self._ks_views = [ks[0 : 16 * k] for k in range(_BATCH + 1)]
-        self._ctr = bytearray(16)
 
     def encrypt_block(self, src, src_off, dst, dst_off):
         """dst[dst_off:dst_off+16] = AES_K(src[src_off:src_off+16])."""
         check_span("src", src, src_off, 16)
         check_span("dst", dst, dst_off, 16)
-        ks = self._ks_views[1]
+        ks = _KS_VIEWS[1]
         copy_into(ks, 0, src, src_off, 16)
         self._ecb.encrypt(ks, ks)
         copy_into(dst, dst_off, ks, 0, 16)
@@ -213,19 +219,19 @@ class PortableAes128:
         """
         check_span("buf", buf, off, n)
         check_span("counter16", counter16, 0, 16)
-        copy_into(self._ctr, 0, counter16, 0, 16)
+        copy_into(_CTR, 0, counter16, 0, 16)
         self._ctr_run(buf, off, n)
 
     def _ctr_run(self, buf, off, n):
-        """CTR from the working counter `self._ctr`, which ends advanced past the data."""
-        ks = self._ks
-        ctr = self._ctr
+        """CTR from the working counter `_CTR`, which ends advanced past the data."""
+        ks = _KS
+        ctr = _CTR
         while n > 0:
             k = (n + 15) >> 4
             if k > _BATCH:
                 k = _BATCH
             _ctr_fill(ctr, ks, k)
-            view = self._ks_views[k]
+            view = _KS_VIEWS[k]
             self._ecb.encrypt(view, view)
             m = k << 4
             if m > n:
@@ -246,9 +252,6 @@ class PortableAesGcm:
         h = bytearray(16)
         aes._ecb.encrypt(h, h)
         self._gh = ghash.new_state(h)
-        self._ek0 = bytearray(16)  # AES_K(J0), masks the tag
-        self._blk = bytearray(16)  # zero-padded last block; then the lengths block
-        self._tag = bytearray(16)
 
     def seal(self, nonce12, aad, aad_off, aad_len, buf, off, n, tag_out, tag_off):
         """Encrypt buf[off:off+n] in place; write the tag to tag_out[tag_off:tag_off+16]."""
@@ -256,7 +259,7 @@ class PortableAesGcm:
         self._start(nonce12)
         self._aes._ctr_run(buf, off, n)
         self._hash(aad, aad_off, aad_len, buf, off, n)
-        ghash.tag_into(self._gh, self._ek0, tag_out, tag_off)
+        ghash.tag_into(self._gh, _EK0, tag_out, tag_off)
 
     def open(self, nonce12, aad, aad_off, aad_len, buf, off, n, tag, tag_off):
         """Check the tag, then decrypt buf[off:off+n] in place: True; False (data untouched) on a
@@ -265,8 +268,8 @@ class PortableAesGcm:
             return False
         self._start(nonce12)
         self._hash(aad, aad_off, aad_len, buf, off, n)
-        ghash.tag_into(self._gh, self._ek0, self._tag, 0)
-        if _diff16(self._tag, tag, tag_off):
+        ghash.tag_into(self._gh, _EK0, _TAG, 0)
+        if _diff16(_TAG, tag, tag_off):
             return False
         self._aes._ctr_run(buf, off, n)
         return True
@@ -281,11 +284,11 @@ class PortableAesGcm:
 
     def _start(self, nonce12):
         """J0 = nonce || 0^31 || 1 (SP 800-38D §7.1); keep AES_K(J0); counter = inc32(J0)."""
-        ctr = self._aes._ctr
+        ctr = _CTR
         copy_into(ctr, 0, nonce12, 0, NONCE_SIZE)
         ctr[12] = ctr[13] = ctr[14] = 0
         ctr[15] = 1
-        self._aes._ecb.encrypt(ctr, self._ek0)
+        self._aes._ecb.encrypt(ctr, _EK0)
         ctr[15] = 2
 
     def _hash(self, aad, aad_off, aad_len, buf, off, n):
@@ -294,16 +297,16 @@ class PortableAesGcm:
         ghash.reset(gh)
         self._absorb(aad, aad_off, aad_len)
         self._absorb(buf, off, n)
-        _lengths(self._blk, aad_len, n)
-        ghash.update(gh, self._blk, 0, 16)
+        _lengths(_BLK, aad_len, n)
+        ghash.update(gh, _BLK, 0, 16)
 
     def _absorb(self, data, off, n):
         r = n & 15
         if n > r:
             ghash.update(self._gh, data, off, n - r)
         if r:
-            _pad_block(self._blk, data, off + n - r, r)
-            ghash.update(self._gh, self._blk, 0, 16)
+            _pad_block(_BLK, data, off + n - r, r)
+            ghash.update(self._gh, _BLK, 0, 16)
 
 
 class OpenSslAes128:
