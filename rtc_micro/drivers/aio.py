@@ -33,11 +33,12 @@ if MICROPYTHON:
 
 class Driver:
     """Runs `machine` on a UDP socket bound to `host:port`; `on_event(machine, kind)` gets
-    every event other than TRANSMIT, with the details still in the machine's attributes."""
+    every event other than TRANSMIT, with the details still in the machine's attributes. `rx`:
+    the receive buffer's size, or a bytearray shared with the loop's other drivers (UdpPort)."""
 
-    def __init__(self, machine, host, port, rx_size, on_event=None, max_wait_ms=_MAX_WAIT_MS):
+    def __init__(self, machine, host, port, rx, on_event=None, max_wait_ms=_MAX_WAIT_MS):
         self.machine = machine
-        self.udp = UdpPort(host, port, rx_size)
+        self.udp = UdpPort(host, port, rx)
         self.on_event = on_event
         self.max_wait_ms = max_wait_ms
         self.running = False

@@ -19,22 +19,28 @@ def _sockaddr(host, port):
 
 
 class UdpPort:
-    """A bound, non-blocking UDP socket with tuple addresses: `recv()`, `send(data, addr)`."""
+    """A bound, non-blocking UDP socket with tuple addresses: `recv()`, `send(data, addr)`.
 
-    def __init__(self, host, port, rx_size):
+    `rx` is the receive buffer's size, or a bytearray to receive into. Ports on one loop can
+    share one: a machine handles a datagram and is drained before its driver reads another or
+    yields, so sessions of a device need not each keep an MTU-sized buffer.
+    """
+
+    def __init__(self, host, port, rx):
         self.host = host
         self.port = port
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(_sockaddr(host, port))
         self.sock.setblocking(False)
-        self.rx_size = rx_size
-        self.buf = bytearray(rx_size)
+        self.buf = bytearray(rx) if isinstance(rx, int) else rx
+        self.rx_size = len(self.buf)
         self._recv_into = getattr(self.sock, "recvfrom_into", None)
         self._raw = {}  # (ip, port) -> address as the socket wants it
         self.addr = None  # source of the last recv()
         self.send_errors = 0
         self.rx_dropped = 0  # datagrams dropped: no heap to receive them (MicroPython)
+        self.rx_unaddressed = 0  # received without heap, taken as from the last source
 
     def recv(self):
         """Length of the next datagram, now in `self.buf` (machines parse and may rewrite it in
@@ -49,14 +55,22 @@ class UdpPort:
         except OSError:  # EAGAIN: nothing waiting
             return 0
         except MemoryError:
-            # No heap for recvfrom's bytes: drop this datagram (read into our buffer, which
-            # allocates nothing) rather than leave it queued to fail again on every pass.
-            self.rx_dropped += 1
+            # No block for recvfrom's bytes (MicroPython allocates `rx_size` per datagram): read
+            # it into our buffer, which allocates nothing but tells no source. A session's port
+            # hears one peer, so it is taken as from the last source (the machines authenticate
+            # it as ever); with no source known yet it is dropped. Either way it does not stay
+            # queued to fail again on every pass.
             try:
-                self.sock.readinto(self.buf)
+                n = self.sock.readinto(self.buf)
             except OSError:
-                pass
-            return 0
+                n = 0
+            if not n:  # nothing was waiting (recvfrom allocates before it looks)
+                return 0
+            if self.addr is None:
+                self.rx_dropped += 1
+                return 0
+            self.rx_unaddressed += 1
+            return n
         if isinstance(raw, tuple):
             self.addr = raw[0:2]
         else:  # MicroPython Unix port: raw sockaddr bytes

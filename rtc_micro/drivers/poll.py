@@ -17,11 +17,12 @@ from rtc_micro.drivers.dgram import UdpPort, pump
 
 class Driver:
     """Runs `machine` on a UDP socket bound to `host:port`; `on_event(machine, kind)` gets
-    every event other than TRANSMIT."""
+    every event other than TRANSMIT. `rx`: the receive buffer's size, or a bytearray shared
+    with other drivers (UdpPort)."""
 
-    def __init__(self, machine, host, port, rx_size, on_event=None):
+    def __init__(self, machine, host, port, rx, on_event=None):
         self.machine = machine
-        self.udp = UdpPort(host, port, rx_size)
+        self.udp = UdpPort(host, port, rx)
         self.on_event = on_event
         self.memory_errors = 0
         self._poller = select.poll()
