@@ -3,11 +3,12 @@
 
 import boards
 from host_tests.support import raises
-from host_tests.test_peer import _connected, _session
+from host_tests.test_peer import _certs, _connected, _session
 from rtc_micro.datachannel import OPEN, DataChannels
 from rtc_micro.errors import StateError
 from rtc_micro.memory import Buffers, renew
 from rtc_micro.peer import PeerConnection
+from rtc_micro.dtls import Connection
 from rtc_micro.sctp.association import Association
 
 _ESP32 = boards.load("esp32")
@@ -92,3 +93,22 @@ def test_sessions_on_a_slot_reuse_its_buffers_and_hand_back_the_shared_ones():
     assert net.run(until=lambda: bro.messages, timeout_ms=5000)
     assert bro.messages == [("echo", False, b"second session")]
     assert slot.total() + shared.total() == made  # nothing new was made
+
+
+def test_a_slot_reserved_with_the_certificate_has_its_machines_before_its_first_session():
+    shared = Buffers()
+    slot = Buffers(shared)
+    PeerConnection.reserve(_ESP32, slot, _certs()[0])
+    made = [m for m, names in slot._machines.values()]
+    assert len(made) == 2 and made[0].counters is None and made[1].counters is None  # empty
+    dtls = slot.renew(Connection, _ESP32, "client", _certs()[0], mem=slot)
+    sctp = slot.renew(Association, _ESP32, mem=slot)
+    assert dtls in made and sctp in made
+    assert sctp._ring is slot.take("sctp_send", _ESP32.sctp_send_buffer)
+    dtls.close(0)
+    slot.retire()
+    net, pc, dev, bro = _session(_ESP32, mem=slot)
+    assert pc.dtls is dtls and pc.sctp is sctp  # the first session uses them
+    # The reserving handshake gave the shared buffers back: this session has them.
+    assert pc.dtls._transcript._buf is shared.take("dtls_transcript", _ESP32.dtls_transcript_bytes)
+    assert net.run(until=lambda: _connected(pc, bro), timeout_ms=20000)

@@ -331,11 +331,17 @@ class PeerConnection:
         self.remote = None
 
     @staticmethod
-    def reserve(profile, mem):
+    def reserve(profile, mem, certificate=None):
         """Make a session slot's buffers now (at boot, while the heap is in one piece): every
-        session given `mem` then reuses them instead of allocating its own."""
+        session given `mem` then reuses them instead of allocating its own. With `certificate`,
+        also the slot's DTLS and SCTP machines (their attribute tables are 1-3 KB blocks that a
+        heap with a session up may no longer have in one piece)."""
         take_dtls_buffers(profile, mem)
         take_sctp_buffers(profile, mem)
+        if certificate is not None:
+            mem.renew(Connection, profile, "client", certificate, mem=mem).close(0)  # lease back
+            mem.renew(Association, profile, mem=mem)
+            mem.retire()
 
     def stats(self):
         """Transport and candidate-pair stats with W3C webrtc-stats names (allocates a dict)."""
