@@ -6,7 +6,7 @@ PROFILE = Profile(
     "esp32",
     heap_bytes=110 * 1024,
     mpy_arch="xtensawin",
-    transmit_slots=8,
+    transmit_slots=4,  # STUN answers; each driver drains after every datagram
     event_slots=8,
     ice_max_pairs=4,
     dtls_reassembly_bytes=2048,
@@ -15,8 +15,8 @@ PROFILE = Profile(
     dtls_transmit_slots=4,  # a 2 KB flight at mtu 1200 takes at most 3 datagrams
     dtls_connected_slots=2,  # the PeerConnection drains after each record
     # SCTP sized for messages up to 4 KiB, two of them in flight while the peer delays its SACK.
-    # A session slot's buffers (21 KB) are made at boot and reused; a session's own objects add
-    # ~28 KB measured on x64 (docs/memory.md).
+    # A session slot's buffers (21 KB) and its DTLS/SCTP machines (~6 KB on x64) are made at
+    # boot and reused; a session's own objects add ~18 KB measured on x64 (docs/memory.md).
     sctp_rwnd=4 * 1024,
     sctp_send_buffer=8 * 1024,
     sctp_reassembly_bytes=6 * 1024,
@@ -36,5 +36,5 @@ PROFILE = Profile(
     audio_tracks=0,  # audio (~20 KB: SRTP, sender, Ogg reader) next to a session does not fit yet
     http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
-    max_sessions=1,  # two at once needed 150 KB measured on x64 (docs/memory.md)
+    max_sessions=1,  # two at once needed 130 KB measured on x64 (docs/memory.md)
 )

@@ -2,6 +2,7 @@
 
     micropython -X heapsize=N examples/device.py [--port 8080] [--host 127.0.0.1]
                                                     [--board esp32] [--udp-port N]
+                                                    [--sessions N]
     python3 examples/device.py ...
 
 (N: `python tools/board_heap.py esp32 build/mpy examples/device.py` gives the board's budget plus
@@ -16,7 +17,10 @@ RTP packets sent. If the offer asks for audio (boards with `audio_tracks`) the d
 prefers Opus; if it asks for video (boards with `video_tracks`), the shipped H.264 clip from its
 first keyframe, and from it again on PLI/FIR. Media files are read from examples/media/ a page
 (or a frame) at a time.
-Session k (0, 1, ...) uses UDP port `--udp-port` + k (default: the HTTP port number). Lines
+`--sessions` is how many browsers it serves at once (default: the board's `max_sessions`; each
+takes a session slot's buffers at boot, so more than the board's default may not fit its heap:
+docs/memory.md). Session k (0, 1, ...) uses UDP port `--udp-port` + k (default: the HTTP port
+number). Lines
 printed: `listening http://HOST:PORT/`, `session ID STATE REASON`, `channel ID open LABEL`.
 """
 
@@ -202,13 +206,14 @@ class VideoSource:
 
 
 def parse_args(argv):
-    opts = {"port": 8080, "host": "127.0.0.1", "board": "esp32", "udp_port": None}
+    opts = {"port": 8080, "host": "127.0.0.1", "board": "esp32", "udp_port": None,
+            "sessions": None}
     i = 0
     while i < len(argv):
         key = argv[i]
         if not key.startswith("--") or i + 1 >= len(argv):
             raise SystemExit("usage: device.py [--port N] [--host ADDR] [--board NAME] "
-                             "[--udp-port N]")
+                             "[--udp-port N] [--sessions N]")
         name = key[2:].replace("-", "_")
         if name not in opts:
             raise SystemExit("unknown option " + key)
@@ -238,7 +243,7 @@ class Session:
         self.backlog = []  # echoes waiting for room in the send buffer: [(channel, message)]
         self.dropped = 0  # echoes dropped: backlog full
         self.driver = Driver(pc, device.host, device.udp_port + slot,
-                             device.profile.rx_buffer, self.on_event)
+                             device.rx_buffer, self.on_event)
         self.task = asyncio.create_task(self.driver.run())
         if any(t.mid is not None for t in pc.tracks):
             asyncio.create_task(self.media())
@@ -382,6 +387,8 @@ class Session:
 class Device:
     def __init__(self, opts):
         self.profile = boards.load(opts["board"])
+        if opts.get("sessions"):
+            self.profile = self.profile.derive(max_sessions=opts["sessions"])
         self.host = opts["host"]
         self.port = opts["port"]
         self.udp_port = opts["udp_port"]
@@ -393,7 +400,11 @@ class Device:
         for _ in range(self.profile.max_sessions):
             self.mem.append(Buffers(shared))
             PeerConnection.reserve(self.profile, self.mem[-1])
+        # Every session's driver receives into this one (each drains before the next reads).
+        self.rx_buffer = shared.take("udp_rx", self.profile.rx_buffer)
         self.certificate = x509.Certificate.generate("rtc_micro device")
+        for slot in self.mem:  # and their DTLS and SCTP machines, made once too
+            PeerConnection.reserve(self.profile, slot, self.certificate)
         preload(self.profile)
         ec.precompute()  # the P-256 generator tables, made while the heap is still in one piece
         # ECDHE key pairs made while idle, not in a handshake (3 ms each on the Unix port).

@@ -1,9 +1,9 @@
 """The demo device with a heap monitor, for tools/benches/bench_session_heap_cpython.py.
 
-    micropython -X heapsize=H tools/as_frozen.py BOARD BUDGET tools/heapmon.py SESSIONS ARGS...
+    micropython -X heapsize=H tools/as_frozen.py BOARD BUDGET tools/heapmon.py DEVICE_ARGS...
 
-Runs examples/device.py with its board's `max_sessions` set to SESSIONS and prints, every 250 ms,
-`heap FREE LARGEST SESSIONS`: free bytes and the largest free block after a collection.
+Runs examples/device.py (with its arguments: `--board`, `--sessions`, ...) and prints, every
+250 ms, `heap FREE LARGEST SESSIONS`: free bytes and the largest free block after a collection.
 """
 
 import asyncio
@@ -12,7 +12,6 @@ import sys
 
 sys.path.insert(0, "examples")
 
-import boards  # noqa: E402
 import device  # noqa: E402
 from as_frozen import largest_free  # noqa: E402
 
@@ -32,7 +31,4 @@ class Monitored(device.Device):
 
 
 def main(argv):
-    sessions = int(argv[0])
-    load = boards.load
-    boards.load = lambda name: load(name).derive(max_sessions=sessions)
-    asyncio.run(Monitored(device.parse_args(argv[1:])).run())
+    asyncio.run(Monitored(device.parse_args(argv)).run())

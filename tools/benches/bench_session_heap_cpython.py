@@ -38,8 +38,8 @@ class Device:
         heap = board_heap.heap_for(board, MPY, "tools/heapmon.py", budget)
         self.proc = subprocess.Popen(
             [os.path.join(ROOT, ".venv", "bin", "micropython"), "-X", "heapsize=%d" % heap,
-             "tools/as_frozen.py", board, str(budget), "tools/heapmon.py", str(sessions),
-             "--board", board, "--port", str(self.port)],
+             "tools/as_frozen.py", board, str(budget), "tools/heapmon.py",
+             "--sessions", str(sessions), "--board", board, "--port", str(self.port)],
             cwd=ROOT, env=dict(os.environ, MICROPYPATH=MPY + ":.frozen"),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.samples = []  # (free, largest, sessions)
