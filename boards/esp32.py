@@ -14,16 +14,17 @@ PROFILE = Profile(
     dtls_transcript_bytes=4096,  # Chrome's 1.4 KB ClientHello + two certificates fit
     dtls_transmit_slots=4,  # a 2 KB flight at mtu 1200 takes at most 3 datagrams
     dtls_connected_slots=2,  # the PeerConnection drains after each record
-    # SCTP sized for messages up to 4 KiB, two of them in flight while the peer delays its SACK.
-    # A session slot's buffers (21 KB) and its DTLS/SCTP machines (~6 KB on x64) are made at
+    # SCTP sized for messages up to 4 KiB, one in flight: an application that cannot send yet
+    # defers the message it received (PeerConnection.defer_message) instead of copying it. A
+    # session slot's buffers (17 KB) and its DTLS/SCTP machines (~6 KB on x64) are made at
     # boot and reused; a session's own objects add ~18 KB measured on x64 (docs/memory.md).
     sctp_rwnd=4 * 1024,
-    sctp_send_buffer=8 * 1024,
+    sctp_send_buffer=4 * 1024,
     sctp_reassembly_bytes=6 * 1024,
     sctp_max_chunks_in_flight=16,
     max_message_size=4 * 1024,
     max_channels=8,
-    channel_low_water=4 * 1024,
+    channel_low_water=2 * 1024,
     nack_history=32,
     jitter_slots=8,
     jitter_slot_bytes=320,

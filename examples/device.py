@@ -107,7 +107,6 @@ $("send").onclick = () => echo.send($("msg").value);
 """
 
 
-_BACKLOG = 4  # echoes held while the send buffer is full (copies: bounded)
 _MEDIA = _here + "/media/"
 _TONE_HZ = 440
 _TONE_PERIOD = 200  # samples at 8 kHz: 440/8000 = 11/200, the tone repeats every 200 samples
@@ -240,8 +239,7 @@ class Session:
         self.telemetry = []  # open channels labelled "telemetry"
         self.audio = self.video = None  # AudioSource / VideoSource once the tracks are ready
         self.closed = False
-        self.backlog = []  # echoes waiting for room in the send buffer: [(channel, message)]
-        self.dropped = 0  # echoes dropped: backlog full
+        self.waiting = False  # a message is deferred until the send buffer has room
         self.driver = Driver(pc, device.host, device.udp_port + slot,
                              device.rx_buffer, self.on_event)
         self.task = asyncio.create_task(self.driver.run())
@@ -256,7 +254,7 @@ class Session:
             if ch.label != "telemetry":
                 self.echo(ch, pc.out_data, pc.out_binary, now)
         elif kind == events.CHANNEL_BUFFERED_LOW:
-            self.retry(now)
+            pc.resume_messages()  # comes again in this same drain
         elif kind == events.KEYFRAME_REQUEST:
             if self.video is not None:
                 self.video.keyframe()
@@ -274,31 +272,25 @@ class Session:
                 self.device.end(self.sid)
 
     def echo(self, ch, view, binary, now):
-        """Send a message back as it came (text or binary), straight from the receive view when
-        there is room; else hold a copy behind earlier echoes (bounded), to keep order."""
-        if not self.backlog and self.pc.send(ch, view, now, binary=binary):
+        """Send a message back as it came (text or binary), straight from the receive view. With
+        no room in the send buffer the message is deferred, not copied: it stays in SCTP's
+        receive window (holding the browser back) and comes again once there is room."""
+        if self.pc.send(ch, view, now, binary=binary):
             return
-        if len(self.backlog) >= _BACKLOG:
-            self.dropped += 1
-            return
-        self.backlog.append((ch, bytes(view), binary))
-        if len(self.backlog) == 1:
-            asyncio.create_task(self.drain_backlog())
+        self.pc.defer_message()
+        if not self.waiting:
+            self.waiting = True
+            asyncio.create_task(self.resume())
 
-    async def drain_backlog(self):
-        """Retry held echoes every 10 ms: a 16 KB echo needs the whole send buffer, so waiting
-        for CHANNEL_BUFFERED_LOW alone (below 4 KB) is not enough."""
-        while self.backlog and self.pc.state == "connected":
+    async def resume(self):
+        """Offer a deferred message again every 10 ms: a 4 KB echo may need more room than
+        CHANNEL_BUFFERED_LOW (below the low-water mark) promises."""
+        while self.pc is not None and self.pc.message_deferred and self.pc.state == "connected":
             await asyncio.sleep(0.01)
-            self.retry(ticks_ms())
-            self.driver.flush()
-
-    def retry(self, now):
-        while self.backlog:
-            ch, msg, binary = self.backlog[0]
-            if ch.state == 1 and not self.pc.send(ch, msg, now, binary=binary):  # 1: OPEN
-                return
-            self.backlog.pop(0)
+            if self.pc is not None:
+                self.pc.resume_messages()
+                self.driver.flush()
+        self.waiting = False
 
     async def media(self):
         """Audio every 20 ms and video every 1/15 s, paced against the clock (no drift), from
@@ -349,7 +341,6 @@ class Session:
 
     def tick(self, now):
         """One telemetry line on each telemetry channel (RFC 8259 JSON)."""
-        self.retry(now)
         if not self.telemetry:
             return
         rtp = 0
@@ -371,7 +362,6 @@ class Session:
             self.driver.flush()
         self.driver.stop()
         self.pc.release()  # its buffers go back to the heap even if a stale pointer holds it
-        self.backlog = []
         self.telemetry = []  # channels keep their association alive
         asyncio.create_task(self.forget())
 

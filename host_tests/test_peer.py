@@ -182,6 +182,7 @@ class SimPeer:
         self.states = []
         self.media = []  # (kind, seq, payload) of RTP_PACKET events
         self.echo = False
+        self.defer = 0  # messages to defer_message() (each the first time it comes)
 
     def handle_datagram(self, buf, n, addr, now):
         self.now = now
@@ -212,7 +213,10 @@ class SimPeer:
                 data = bytes(pc.out_data)
                 binary = pc.out_binary
                 self.messages.append((pc.out_channel.label, binary, data))
-                if self.echo:
+                if self.defer:
+                    self.defer -= 1
+                    pc.defer_message()
+                elif self.echo:
                     pc.send(pc.out_channel, data if binary else data.decode(), self.now)
             elif k == events.KEYFRAME_REQUEST:
                 self.states.append(("keyframe", pc.out_track.kind))
@@ -288,6 +292,25 @@ def test_connects_and_exchanges_messages():
     assert st["messagesReceived"] == 2 and st["messagesSent"] == 2 and st["dtlsRole"] == "client"
     assert st["packetsSent"] > 3 and st["bytesReceived"] > 500
     assert pc.counters.unverified == 0 and pc.counters.malformed == 0
+
+
+def test_a_deferred_message_comes_again_once_resumed():
+    net, pc, dev, bro = _session()
+    assert net.run(until=lambda: _connected(pc, bro), timeout_ms=20000)
+    ch = bro.open("echo", net.now)
+    assert net.run(until=lambda: events.CHANNEL_OPEN in bro.states, timeout_ms=5000)
+    dev.defer = 1
+    bro.send(ch, "first", net.now)
+    bro.send(ch, b"second" * 300, net.now)  # two DATA chunks
+    net.advance(1000)
+    assert dev.messages == [("echo", False, b"first")] and pc.message_deferred
+    pc.resume_messages()
+    net.advance(10)
+    assert dev.messages == [("echo", False, b"first"), ("echo", False, b"first"),
+                            ("echo", True, b"second" * 300)]
+    c = pc.counters
+    assert c.messages_received == 2 and c.messages_deferred == 1 and not pc.message_deferred
+    raises(StateError, pc.defer_message)  # only while handling CHANNEL_MESSAGE
 
 
 def test_connects_through_loss_and_reordering():

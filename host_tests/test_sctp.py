@@ -7,7 +7,7 @@ from rtc_micro.drivers.sim import Network
 from rtc_micro.sctp import packet as P
 from rtc_micro.sctp.association import ESTABLISHED, Association
 from host_tests.support import assert_no_alloc, raises
-from rtc_micro.errors import ConfigError
+from rtc_micro.errors import ConfigError, StateError
 
 BOARD = boards.load("esp32").derive(
     # Pair tests run with small-board bounds (16 KiB windows and messages: the esp32 profile's
@@ -285,6 +285,43 @@ def test_flood_meets_receive_bounds():
     while b.poll_event() == events.SCTP_DATA:
         got += 1
     assert got == 8 and b._held == 0
+
+
+def test_a_held_message_holds_the_peer_back_and_comes_again():
+    """hold(): the message stays (a single chunk in its slot, a fragmented one in the message
+    buffer), nothing after it is delivered, the sender is held back by the window; resume()
+    delivers it again (ev_repeat) and the rest follow in order."""
+    net, ea, eb = connected_pair(profile_b=BOARD.derive(sctp_rwnd=6000))
+    a, b = ea.machine, eb.machine
+    held = []
+
+    def hold_each_once(ep, kind):
+        if kind == events.SCTP_DATA and not b.ev_repeat:
+            held.append(bytes(b.ev_data))
+            b.hold()
+            return
+        _on_event(ep, kind)
+
+    eb.on_event = hold_each_once
+    sizes = (100, 3000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000)
+    off = 0
+    for n in sizes:
+        assert a.send(1, 53, SRC, off, n, False, None, None, net.now)
+        off += n
+    for first in range(len(sizes)):
+        assert net.run(lambda: len(held) > first, timeout_ms=2000)
+        net.advance(1000)
+        assert b.holding and len(held) == first + 1 and len(eb.msgs) == first
+        want = SRC[sum(sizes[:first]):sum(sizes[:first + 1])]
+        assert held[-1] == want
+        if first == 0:  # everything else has to wait in the window or at the sender
+            assert a.buffered_amount >= 3000 and b._a_rwnd() < 1200
+        b.resume()
+        net.advance(10)
+        assert eb.msgs[-1] == (1, 53, want, False)
+    assert net.run(lambda: a.buffered_amount == 0, timeout_ms=5000)
+    assert len(eb.msgs) == len(sizes) and not b.holding
+    assert raises(StateError, b.hold)  # only right after SCTP_DATA
 
 
 def test_oversized_message_aborts():

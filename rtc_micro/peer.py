@@ -87,6 +87,7 @@ class Counters:
         self.dtls_full = 0  # SCTP packets dropped: DTLS transmit ring full
         self.messages_received = 0
         self.messages_sent = 0
+        self.messages_deferred = 0  # defer_message() calls (the application's back-pressure)
 
 
 class PeerConnection:
@@ -285,6 +286,27 @@ class PeerConnection:
             self.counters.messages_sent += 1
             return True
         return False
+
+    def defer_message(self):
+        """While handling CHANNEL_MESSAGE: do not take this message now. It stays in SCTP's
+        receive window, no later message is delivered before it, and after `resume_messages()`
+        it comes again (same channel, same bytes; not counted twice). The peer is held back by
+        the closing window (RFC 9260 §6.2): an application whose send buffer is full, say, pushes
+        back instead of copying the message."""
+        if self.sctp is None:
+            raise StateError("defer_message() without data channels")
+        self.sctp.hold()
+        self.counters.messages_deferred += 1
+
+    def resume_messages(self):
+        """Deliver a deferred message again at the next poll."""
+        if self.sctp is not None:
+            self.sctp.resume()
+
+    @property
+    def message_deferred(self):
+        """True while a deferred message waits for `resume_messages()`."""
+        return self.sctp is not None and self.sctp.holding
 
     def close_channel(self, channel, now):
         self._now = now
@@ -527,7 +549,8 @@ class PeerConnection:
                         if k == events.CHANNEL_MESSAGE:
                             self.out_data = chans.ev_data
                             self.out_binary = chans.ev_binary
-                            self.counters.messages_received += 1
+                            if not sctp.ev_repeat:
+                                self.counters.messages_received += 1
                         return k
                     self._on_sctp(k)
                     continue

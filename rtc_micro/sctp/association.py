@@ -237,6 +237,11 @@ class Association:
         self._asm_sid = 0
         self._asm_ppid = 0
         self._asm_flags = 0
+        # A message the application held back (hold()): 1 held, 2 to be delivered again.
+        self._hold = 0
+        self._hold_sid = 0
+        self._can_hold = False  # the last poll_event returned SCTP_DATA
+        self.ev_repeat = False  # this SCTP_DATA is a held message delivered again
         # Stream reset (RFC 6525).
         self._reset_q = []  # our outgoing streams waiting to be reset
         self._reset_inflight = []
@@ -520,7 +525,8 @@ class Association:
 
     def poll_event(self):
         """Next event kind (0 when none); details in ev_* attributes until the next poll."""
-        if self._lent >= 0:
+        self._can_hold = self.ev_repeat = False
+        if self._lent >= 0 and not self._hold:
             self._release(self._lent)
             self._lent = -1
         if self._ev_n:
@@ -529,9 +535,37 @@ class Association:
             self._ev_n -= 1
             self.ev_stream = self._ev_sid[i]
             return self._ev_kind[i]
+        if self._hold:
+            if self._hold == 1:
+                return events.NONE
+            self._hold = 0
+            self.ev_stream = self._hold_sid
+            self._can_hold = self.ev_repeat = True
+            return events.SCTP_DATA
         if self._deliver_next():
+            self._can_hold = True
             return events.SCTP_DATA
         return events.NONE
+
+    def hold(self):
+        """Right after SCTP_DATA: keep that message (in its slot or the message buffer, which
+        nothing else fills meanwhile) and deliver nothing after it until `resume()`, then deliver
+        it again (`ev_repeat`). Its bytes stay in the receive window, so the peer is held back
+        by the window (RFC 9260 §6.2) instead of the application copying the message."""
+        if not self._can_hold:
+            raise StateError("hold() is only for the message of the last SCTP_DATA event")
+        self._hold = 1
+        self._hold_sid = self.ev_stream
+
+    def resume(self):
+        """Deliver a held message again at the next poll_event."""
+        if self._hold == 1:
+            self._hold = 2
+
+    @property
+    def holding(self):
+        """True while a held message waits for `resume()`."""
+        return self._hold == 1
 
     # ---------------------------------------------------------------- handshake
 
@@ -767,6 +801,7 @@ class Association:
             self._reply_n = self._seal(end + 4 + pad)
         self.state = CLOSED
         self._dead = True
+        self._hold = 0  # a held message goes with the association
         self._ctl = 0
         self._t1_at = self._t2_at = self._t3_at = self._sack_at = None
         self._hb_at = self._reconf_at = None
