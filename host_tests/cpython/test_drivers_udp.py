@@ -242,3 +242,38 @@ def test_a_datagram_without_heap_is_read_into_the_port_buffer_not_retried():
     finally:
         tx.close()
         real.close()
+
+
+def test_without_heap_the_source_is_peeked_where_recvfrom_takes_flags():
+    """A 1-byte MSG_PEEK recvfrom tells the source of a datagram recvfrom had no heap for: a
+    new session's first check is not dropped for want of a known source."""
+    import time
+
+    from rtc_micro.drivers.dgram import UdpPort
+
+    port = UdpPort("127.0.0.1", mpy_tree.free_port(socket.SOCK_DGRAM), 1500)
+    real = port.sock
+
+    class SmallHeap:
+        def recvfrom(self, n, flags=0):
+            if n > 1:
+                raise MemoryError
+            return real.recvfrom(n, flags)
+
+        def readinto(self, buf):
+            return real.recv_into(buf)
+
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx.bind(("127.0.0.1", 0))
+    try:
+        tx.sendto(b"c" * 30, real.getsockname())
+        time.sleep(0.05)
+        port._recv_into = None
+        port.sock = SmallHeap()
+        assert port.recv() == 30 and bytes(port.buf[0:30]) == b"c" * 30
+        assert port.addr == tx.getsockname() and port.rx_peeked == 1
+        assert port.rx_dropped == 0 and port.rx_unaddressed == 0
+        assert port.recv() == 0  # read, not left waiting
+    finally:
+        tx.close()
+        real.close()

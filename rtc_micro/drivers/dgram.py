@@ -12,6 +12,7 @@ from rtc_micro import events
 from rtc_micro.compat import ticks_diff, ticks_ms
 
 _MAX_PEERS = 16  # raw-address cache entries (one per remote candidate seen)
+_PEEK = getattr(socket, "MSG_PEEK", 0)
 
 
 def _sockaddr(host, port):
@@ -41,6 +42,7 @@ class UdpPort:
         self.send_errors = 0
         self.rx_dropped = 0  # datagrams dropped: no heap to receive them (MicroPython)
         self.rx_unaddressed = 0  # received without heap, taken as from the last source
+        self.rx_peeked = 0  # received without heap, the source peeked (MSG_PEEK)
 
     def recv(self):
         """Length of the next datagram, now in `self.buf` (machines parse and may rewrite it in
@@ -55,22 +57,41 @@ class UdpPort:
         except OSError:  # EAGAIN: nothing waiting
             return 0
         except MemoryError:
-            # No block for recvfrom's bytes (MicroPython allocates `rx_size` per datagram): read
-            # it into our buffer, which allocates nothing but tells no source. A session's port
-            # hears one peer, so it is taken as from the last source (the machines authenticate
-            # it as ever); with no source known yet it is dropped. Either way it does not stay
-            # queued to fail again on every pass.
+            return self._recv_without_heap()
+        self._source(raw)
+        return n
+
+    def _recv_without_heap(self):
+        """No block for recvfrom's bytes (MicroPython allocates `rx_size` before it even looks
+        for a datagram). Peek at the source with a 1-byte recvfrom (MSG_PEEK, where the port's
+        recvfrom takes flags) and read the datagram into our buffer, which allocates nothing.
+        Without a peeked source it is taken as from the last one (a session's port hears one
+        peer; the machines authenticate it as ever), or dropped when none is known. Either way
+        it does not stay queued to fail again on every pass. (readinto may append a second
+        waiting datagram to the first: the machines then drop the result as malformed.)"""
+        raw = None
+        if _PEEK:
             try:
-                n = self.sock.readinto(self.buf)
-            except OSError:
-                n = 0
-            if not n:  # nothing was waiting (recvfrom allocates before it looks)
-                return 0
-            if self.addr is None:
-                self.rx_dropped += 1
-                return 0
+                raw = self.sock.recvfrom(1, _PEEK)[1]
+            except Exception:  # noqa: BLE001 no heap even for that, or no flags argument
+                raw = None
+        try:
+            n = self.sock.readinto(self.buf)
+        except OSError:
+            n = 0
+        if not n:  # nothing was waiting
+            return 0
+        if raw is not None:
+            self._source(raw)
+            self.rx_peeked += 1
+        elif self.addr is None:
+            self.rx_dropped += 1
+            return 0
+        else:
             self.rx_unaddressed += 1
-            return n
+        return n
+
+    def _source(self, raw):
         if isinstance(raw, tuple):
             self.addr = raw[0:2]
         else:  # MicroPython Unix port: raw sockaddr bytes
@@ -78,7 +99,6 @@ class UdpPort:
             self.addr = (socket.inet_ntop(fam, ip), port)
             if self.addr not in self._raw:
                 self._remember(self.addr, raw)
-        return n
 
     def _remember(self, addr, raw):
         if len(self._raw) >= _MAX_PEERS:
