@@ -37,5 +37,5 @@ PROFILE = Profile(
     audio_tracks=0,  # audio (~20 KB: SRTP, sender, Ogg reader) next to a session does not fit yet
     http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
-    max_sessions=1,  # two at once need a 140 KB budget on x64 (docs/memory.md)
+    max_sessions=1,  # two at once need a 130 KB budget on x64 (docs/memory.md)
 )

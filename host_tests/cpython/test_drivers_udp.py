@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 from host_tests.cpython import mpy_tree
 
@@ -202,31 +203,45 @@ def test_flush_sends_first_to_an_unheard_peer_micropython():
     _greet([MICROPYTHON, "-X", "heapsize=110k"])
 
 
+def _port_and_sender():
+    """A UdpPort on loopback (its real socket) and a socket to send it datagrams from."""
+    from rtc_micro.drivers.dgram import UdpPort
+
+    port = UdpPort("127.0.0.1", mpy_tree.free_port(socket.SOCK_DGRAM), 1500)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx.bind(("127.0.0.1", 0))
+    return port, port.sock, tx
+
+
+class _ShortOfHeap:
+    """A socket whose recvfrom has no heap for a datagram. With `peek` a 1-byte recvfrom with
+    flags still works (the Unix port's); without, recvfrom takes no flags (a board's)."""
+
+    def __init__(self, real, peek):
+        self.real = real
+        self.peek = peek
+
+    def recvfrom(self, n, *flags):
+        if flags and not self.peek:
+            raise TypeError("function takes 2 positional arguments but 3 were given")
+        if n > 1:
+            raise MemoryError
+        return self.real.recvfrom(n, *flags)
+
+    def readinto(self, buf):
+        return self.real.recv_into(buf)
+
+
 def test_a_datagram_without_heap_is_read_into_the_port_buffer_not_retried():
     """MicroPython's recvfrom allocates its bytes: when that fails the datagram is read into the
     port's own buffer, taken as from the last source once one is known (else dropped), and
     counted either way, so the driver does not spin on it."""
-    import time
-
-    from rtc_micro.drivers.dgram import UdpPort
-
-    port = UdpPort("127.0.0.1", mpy_tree.free_port(socket.SOCK_DGRAM), 1500)
-    real = port.sock
-
-    class NoHeap:
-        def recvfrom(self, n):
-            raise MemoryError
-
-        def readinto(self, buf):
-            return real.recv_into(buf)
-
-    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    tx.bind(("127.0.0.1", 0))
+    port, real, tx = _port_and_sender()
+    port._recv_into = None
     try:
         tx.sendto(b"x" * 100, real.getsockname())
         time.sleep(0.05)
-        port._recv_into = None
-        port.sock = NoHeap()
+        port.sock = _ShortOfHeap(real, peek=False)
         assert port.recv() == 0 and port.rx_dropped == 1  # no source known yet: dropped
         port.sock = real
         assert port.recv() == 0 and port.rx_dropped == 1  # gone, not waiting to fail again
@@ -235,7 +250,7 @@ def test_a_datagram_without_heap_is_read_into_the_port_buffer_not_retried():
         assert port.recv() == 10 and port.addr == tx.getsockname()
         tx.sendto(b"b" * 20, real.getsockname())
         time.sleep(0.05)
-        port.sock = NoHeap()
+        port.sock = _ShortOfHeap(real, peek=False)
         assert port.recv() == 20 and bytes(port.buf[0:20]) == b"b" * 20
         assert port.addr == tx.getsockname() and port.rx_unaddressed == 1
         assert port.rx_dropped == 1
@@ -247,29 +262,12 @@ def test_a_datagram_without_heap_is_read_into_the_port_buffer_not_retried():
 def test_without_heap_the_source_is_peeked_where_recvfrom_takes_flags():
     """A 1-byte MSG_PEEK recvfrom tells the source of a datagram recvfrom had no heap for: a
     new session's first check is not dropped for want of a known source."""
-    import time
-
-    from rtc_micro.drivers.dgram import UdpPort
-
-    port = UdpPort("127.0.0.1", mpy_tree.free_port(socket.SOCK_DGRAM), 1500)
-    real = port.sock
-
-    class SmallHeap:
-        def recvfrom(self, n, flags=0):
-            if n > 1:
-                raise MemoryError
-            return real.recvfrom(n, flags)
-
-        def readinto(self, buf):
-            return real.recv_into(buf)
-
-    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    tx.bind(("127.0.0.1", 0))
+    port, real, tx = _port_and_sender()
+    port._recv_into = None
+    port.sock = _ShortOfHeap(real, peek=True)
     try:
         tx.sendto(b"c" * 30, real.getsockname())
         time.sleep(0.05)
-        port._recv_into = None
-        port.sock = SmallHeap()
         assert port.recv() == 30 and bytes(port.buf[0:30]) == b"c" * 30
         assert port.addr == tx.getsockname() and port.rx_peeked == 1
         assert port.rx_dropped == 0 and port.rx_unaddressed == 0
