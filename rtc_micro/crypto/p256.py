@@ -6,7 +6,8 @@ Speed notes (MicroPython's `%` on a 512-bit int costs about twice a 256-bit prod
   madd-2004-hmv; sums and differences stay unreduced and only products are reduced (`%`).
 - Fixed base G: a Lim-Lee comb with `_COMB_TEETH` teeth (63 affine points, built once, lazily,
   or on `precompute()`, kept as 4 KB of bytes): 43 doublings + <= 43 mixed additions per k*G.
-- Variable base (ECDH): width-5 NAF over a Jacobian table of odd multiples.
+- Variable base (ECDH): width-4 NAF over a Jacobian table of odd multiples (width 5 would save
+  ~8 additions but hold twice the table's big ints at the peak of a handshake).
 - Verify: u1*G + u2*Q in one NAF loop (Shamir's trick: the doublings are shared), G's odd
   multiples coming from a small affine table built once.
 - Inversion by the extended Euclidean algorithm (`field.inverse`; faster here than Fermat).
@@ -27,7 +28,10 @@ GY = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
 
 _COMB_TEETH = const(6)
 _COMB_SPACING = const(43)  # ceil(256 / teeth)
-_WNAF_WIDTH = const(5)
+_G_WIDTH = const(5)  # NAF width for G: its 8 odd multiples are a table made once
+# For the peer's point the table is made per call: width 4 (4 multiples and their negatives, 24
+# big ints) peaks ~2.5 KB lower on x64 than width 5 (48) for ~1 % more additions in a verify.
+_VAR_WIDTH = const(4)
 
 # Affine point tables are kept as bytes, x || y (64 bytes) per entry, in rows of 8 entries: 4 KB
 # for the comb where 126 big ints take ~19 KB of a board's heap, and no block over 512 bytes to
@@ -169,9 +173,9 @@ def _mul_base(k):
     return X, Y, Z
 
 
-def _wnaf(k):
-    """Width-5 NAF digits of k >= 0, least significant first, as table indexes: digit d is
-    stored as (d + 16) >> 1 (-15 -> 0, -1 -> 7, 1 -> 8, 15 -> 15) and 0 as 0xFF."""
+def _wnaf(k, w):
+    """Width-`w` NAF digits of k >= 0, least significant first, as table indexes: digit d is
+    stored as (d + 2^(w-1)) >> 1 (w = 5: -15 -> 0, -1 -> 7, 1 -> 8, 15 -> 15) and 0 as 0xFF."""
     kb = k.to_bytes(34, "big")
     nbits = 8 * len(kb)
     digits = bytearray(b"\xff" * (nbits + 1))
@@ -186,19 +190,20 @@ def _wnaf(k):
         word = kb[-1 - byte]
         if byte + 1 < len(kb):
             word |= kb[-2 - byte] << 8
-        word = (word >> (bit & 7) & ((1 << _WNAF_WIDTH) - 1)) + carry
-        carry = word >> (_WNAF_WIDTH - 1) & 1
-        word -= carry << _WNAF_WIDTH
-        digits[bit] = (word + 16) >> 1
+        word = (word >> (bit & 7) & ((1 << w) - 1)) + carry
+        carry = word >> (w - 1) & 1
+        word -= carry << w
+        digits[bit] = (word + (1 << (w - 1))) >> 1
         top = bit
-        bit += _WNAF_WIDTH
+        bit += w
     return digits, top
 
 
-def _odd_multiples(x, y):
-    """[(X, Y, Z, Z^2, Z^3)] for -15P, -13P, ..., -P, P, 3P, ..., 15P (index (d + 16) >> 1)."""
+def _odd_multiples(x, y, w):
+    """[(X, Y, Z, Z^2, Z^3)] for the width-`w` NAF digits d = -(2^(w-1) - 1), ..., -1, 1, ...,
+    2^(w-1) - 1 times P, at index (d + 2^(w-1)) >> 1."""
     p = P
-    half = 1 << (_WNAF_WIDTH - 2)
+    half = 1 << (w - 2)
     table = [None] * (2 * half)
     X2, Y2, Z2 = _double(x, y, 1)
     ZZ2 = Z2 * Z2 % p
@@ -217,7 +222,7 @@ def _odd_multiples(x, y):
 def _build_g_odd():
     global _g_odd
     table = _new_table(8)
-    t = _odd_multiples(GX, GY)
+    t = _odd_multiples(GX, GY, _G_WIDTH)
     for m in range(8):
         x, y = _to_affine(t[8 + m][0], t[8 + m][1], t[8 + m][2])
         _put(table, m, x, y)
@@ -225,22 +230,25 @@ def _build_g_odd():
 
 
 def _mul_var(k, x, y, kg=0):
-    """k*(x, y) + kg*G in Jacobian coordinates: width-5 NAF digits of both scalars, from the top
+    """k*(x, y) + kg*G in Jacobian coordinates: NAF digits of both scalars (width 4 for k, 5 for
+    kg, whose table is made once), from the top
     digit down, sharing the doublings (Shamir's trick).
 
     The doubling (`_double`, with 4*beta kept) is written out in the loop: it runs 256 times
     per call and a call plus a returned tuple cost about a tenth of it on MicroPython.
     """
-    table = _odd_multiples(x, y)
-    digits, top = _wnaf(k)
+    # The digit strings (273 bytes each) before the table's ~50 big ints: on a fragmented heap
+    # those leave holes of a block or two, and afterwards no 273-byte block may be left.
+    digits, top = _wnaf(k, _VAR_WIDTH)
     gdigits = None
     if kg:
         if _g_odd is None:
             _build_g_odd()
         gtable = _g_odd
-        gdigits, gtop = _wnaf(kg)
+        gdigits, gtop = _wnaf(kg, _G_WIDTH)
         if gtop > top:
             top = gtop
+    table = _odd_multiples(x, y, _VAR_WIDTH)
     add = _add
     p = P
     X = Y = 1

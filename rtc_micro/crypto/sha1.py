@@ -170,6 +170,13 @@ def _words(n):
     return array.array("I", [0] * n)
 
 
+# Scratch every Sha1Hmac shares (digest_into runs to its end before another can start): the
+# message schedule, the running state and the padded tail, ~0.5 KB a key would otherwise keep.
+_W = _words(80)
+_ST = _words(5)
+_BLK = bytearray(2 * _BLOCK)
+
+
 class Sha1Hmac:
     """HMAC-SHA1 (RFC 2104) under a fixed key, from precomputed inner/outer states.
 
@@ -183,25 +190,22 @@ class Sha1Hmac:
             import hashlib
 
             key = hashlib.sha1(key).digest()
-        self._w = _words(80)
-        self._st = _words(5)
-        self._blk = bytearray(2 * _BLOCK)
         self._inner = _words(5)
         self._outer = _words(5)
         for pad, state in ((0x36, self._inner), (0x5C, self._outer)):
             for i in range(_BLOCK):
-                self._blk[i] = pad ^ (key[i] if i < len(key) else 0)
+                _BLK[i] = pad ^ (key[i] if i < len(key) else 0)
             for i in range(5):
                 state[i] = _IV[i]
-            self._compress(state, self._w, self._blk, 0)
+            self._compress(state, _W, _BLK, 0)
 
     def digest_into(self, buf, off, n, out, out_off):
         """Write HMAC-SHA1 of `buf[off:off+n]` into `out[out_off:out_off+20]`."""
         check_span("buf", buf, off, n)
         check_span("out", out, out_off, _SIZE)
-        st = self._st
-        w = self._w
-        blk = self._blk
+        st = _ST
+        w = _W
+        blk = _BLK
         comp = self._compress
         _copy5(st, self._inner)
         end = off + n - _BLOCK
