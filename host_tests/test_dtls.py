@@ -461,6 +461,26 @@ def test_bad_finished_fails_with_a_reason():
     assert b.reasons and "Finished" in b.reasons[0]
 
 
+def _no_heap_for_key_exchange(conn, r):
+    # The client's ServerKeyExchange step runs out of heap half way (a board with a session up).
+    if r[0] == rec.CT_HANDSHAKE and r[rec.HEADER_LEN] == hs.SERVER_KEY_EXCHANGE:
+        def no_heap(*args):
+            raise MemoryError("memory allocation failed")
+
+        conn._handlers = dict(conn._handlers)
+        conn._handlers[hs.SERVER_KEY_EXCHANGE] = no_heap
+
+
+def test_a_handshake_short_of_heap_fails_with_a_reason():
+    """MemoryError inside a handshake step never leaves a half-updated handshake (which used to
+    fail later as 'unexpected message'): DTLS_FAILED says the heap ran out, and the peer is sent
+    internal_error."""
+    a, b = _edited_pair(client_edit=_no_heap_for_key_exchange)
+    assert a.reasons and "heap ran out" in a.reasons[0]
+    assert any(d[0] == rec.CT_ALERT and d[-1] == 80 for d in a.sent)  # internal_error
+    assert not a.conn.connected and not b.conn.connected
+
+
 class _NotP256:
     """A 'certificate' whose DER is not an X.509 P-256 certificate (key pair still valid)."""
 

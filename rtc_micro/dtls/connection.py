@@ -40,7 +40,10 @@ _HANDSHAKE_FAILURE = const(40)
 _BAD_CERTIFICATE = const(42)
 _ILLEGAL_PARAMETER = const(47)
 _DECRYPT_ERROR = const(51)
+_INTERNAL_ERROR = const(80)
 _NO_RENEGOTIATION = const(100)
+_NO_HEAP = ("the heap ran out during the DTLS handshake: too little free memory for another "
+            "session (end one, or give the board's sessions smaller buffers)")
 
 _MAX_TIMEOUT_MS = const(60000)  # RFC 6347 §4.2.4.1
 _COOKIE_LEN = const(20)
@@ -180,17 +183,17 @@ class Connection:
             for i in range(0, len(buf), mtu):
                 self._tx.append(memoryview(buf)[i : i + mtu])
         slots = len(self._tx)
-        self._tx_len = [0] * slots
+        self._tx_len = mem.table("dtls_tx_len", slots)
         self._tx_keep = len(ring) // mtu  # once the handshake is released
         self._tx_head = 0
         self._tx_count = 0
         self.out_data = self._tx[0]
         # Events ring: kind, and for DTLS_DATA the buffer/offset/length of the plaintext.
         slots = profile.event_slots
-        self._ev_kind = [0] * slots
-        self._ev_buf = [None] * slots
-        self._ev_off = [0] * slots
-        self._ev_len = [0] * slots
+        self._ev_kind = mem.table("dtls_ev_kind", slots)
+        self._ev_buf = mem.table("dtls_ev_buf", slots, None)
+        self._ev_off = mem.table("dtls_ev_off", slots)
+        self._ev_len = mem.table("dtls_ev_len", slots)
         self._ev_head = 0
         self._ev_count = 0
         self.ev_reason = ""
@@ -353,8 +356,7 @@ class Connection:
 
     def _shrink_ring(self):
         """After the handshake, once drained: drop the transmit buffers only flights needed."""
-        del self._tx[self._tx_keep :]
-        del self._tx_len[self._tx_keep :]
+        del self._tx[self._tx_keep :]  # (_tx_len stays: a slot's table, the next session's too)
         self._tx_head = 0
         self.out_data = self._tx[0]
 
@@ -571,7 +573,11 @@ class Connection:
             self.counters.wrong_epoch += 1
             return
         if ctype == rec.CT_HANDSHAKE:
-            self._handle_handshake_record(buf, p, p + length, epoch, rec.record_seq(buf, off), now)
+            try:
+                self._handle_handshake_record(buf, p, p + length, epoch, rec.record_seq(buf, off),
+                                              now)
+            except MemoryError:  # a handshake step cut short cannot be undone: say why
+                self._fail(_NO_HEAP, _INTERNAL_ERROR)
         elif ctype == rec.CT_APPLICATION_DATA:
             if epoch != 1 or self.state != _CONNECTED:
                 self.counters.unexpected += 1
