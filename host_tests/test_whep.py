@@ -110,6 +110,24 @@ def test_bad_offers_get_4xx_with_reason():
     assert _status(out) == 503 and b"Retry-After" in out and b"sessions already" in out
 
 
+def test_an_answer_that_cannot_be_sent_ends_its_session():
+    """Short of heap for the 201 response after on_offer accepted: the MemoryError reaches the
+    connection handler (503) and the session is deleted, not left waiting for checks."""
+    d, s = _server()
+    real = whep.response
+
+    def no_heap(*args):
+        raise MemoryError("memory allocation failed")
+
+    whep.response = no_heap
+    try:
+        assert raises(MemoryError, s.dispatch,
+                      _req("POST", "/whep", b"v=0\r\nm=application 9 UDP/DTLS/SCTP x\r\n"))
+    finally:
+        whep.response = real
+    assert d.sessions == {}
+
+
 def test_pages():
     _d, s = _server()
     out = _call(s, _req("GET", "/"))

@@ -48,6 +48,12 @@ _MIN_PWD = const(22)  # RFC 8445 §5.3: password >= 128 bits, 22 ice-chars
 # MESSAGE-INTEGRITY 24, FINGERPRINT 8 = 92 bytes. Transmit slots are this size, not the MTU:
 # eight MTU-sized slots would cost an ESP32 ~10 KB for answers that never exceed 92 bytes.
 _SLOT_BYTES = const(128)
+# Constant texts: kept once by the module (in flash when frozen), not formatted per session.
+_REASON_LOST = ("no authenticated STUN check from the peer for the profile's "
+                "ice_consent_timeout_ms on the selected pair (RFC 7675 consent expired): is the "
+                "peer still running and the path open?")
+_REASON_FAILED = ("consent not regained within the profile's ice_failed_timeout_ms after the "
+                  "disconnect: ICE failed; restart the session")
 
 _R400 = b"Bad Request"
 _R401 = b"Unauthorized"
@@ -144,15 +150,6 @@ class IceLiteAgent:
         self._pair_seen = [0] * np  # ticks of the last authenticated check
         self._selected = -1
         self.selected_addr = None
-        self._reason_lost = (
-            "no authenticated STUN check from the peer for %d ms on the selected pair "
-            "(RFC 7675 consent expired): is the peer still running and the path open?"
-            % self._consent_ms
-        )
-        self._reason_failed = (
-            "consent not regained %d ms after the disconnect: ICE failed; restart the session"
-            % self._failed_ms
-        )
 
     def set_remote(self, ufrag, pwd=None):
         """The peer's credentials from its SDP; with a ufrag, USERNAME is checked in full."""
@@ -311,12 +308,12 @@ class IceLiteAgent:
         if self.state == STATE_CONNECTED:
             self.state = STATE_DISCONNECTED
             self._deadline_at = ticks_add(now, self._failed_ms)
-            self._emit(events.ICE_DISCONNECTED, self._reason_lost, self.selected_addr)
+            self._emit(events.ICE_DISCONNECTED, _REASON_LOST, self.selected_addr)
         elif self.state == STATE_DISCONNECTED:
             self.state = STATE_FAILED
             self._deadline_at = None
             self.selected_addr = None
-            self._emit(events.ICE_FAILED, self._reason_failed, None)
+            self._emit(events.ICE_FAILED, _REASON_FAILED, None)
         else:
             self._deadline_at = None
 

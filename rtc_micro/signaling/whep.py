@@ -96,7 +96,16 @@ def response(status, body=b"", content_type=None, headers=b""):
         status, _REASONS.get(status, "Error"), len(body))
     if content_type:
         head += "Content-Type: %s\r\n" % content_type
-    return head.encode() + _CORS + headers + b"\r\n" + body
+    head = head.encode()
+    # One block of the final size: each `+` would copy the growing response again, and on a
+    # used heap those intermediate blocks are what fails first.
+    out = bytearray(len(head) + len(_CORS) + len(headers) + 2 + len(body))
+    n = 0
+    for part in (head, _CORS, headers, b"\r\n", body):
+        k = len(part)
+        out[n : n + k] = part
+        n += k
+    return out
 
 
 def _error(status, reason, headers=b""):
@@ -230,9 +239,12 @@ class WhepServer:
             raise HttpError(400, str(e))
         except RtcError as e:
             raise HttpError(503, str(e), b"Retry-After: 5\r\n")
-        loc = "%s/%s" % (self.path, sid)
-        return response(201, answer.encode(), "application/sdp",
-                        ("Location: %s\r\n" % loc).encode())
+        try:
+            return response(201, answer.encode(), "application/sdp",
+                            ("Location: %s/%s\r\n" % (self.path, sid)).encode())
+        except MemoryError:  # no answer reaches the client: the session must not stay
+            self.on_delete(sid)
+            raise
 
 
 def _text(b):
