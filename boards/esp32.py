@@ -20,8 +20,8 @@ PROFILE = Profile(
     # boot and reused; a session's own objects add ~18 KB measured on x64 (docs/memory.md).
     sctp_rwnd=4 * 1024,
     sctp_send_buffer=4 * 1024,
-    sctp_reassembly_bytes=6 * 1024,
-    sctp_max_chunks_in_flight=16,
+    sctp_reassembly_bytes=4608,  # 3 receive slots: chunks above a gap (in-sequence ones are gathered)
+    sctp_max_chunks_in_flight=8,  # a 4 KiB message is 4 chunks; up to 8 small ones in flight
     max_message_size=4 * 1024,
     max_channels=8,
     channel_low_water=2 * 1024,

@@ -6,7 +6,7 @@ from host_tests.support import raises
 from host_tests.test_peer import _certs, _connected, _session
 from rtc_micro.datachannel import OPEN, DataChannels
 from rtc_micro.errors import StateError
-from rtc_micro.memory import Buffers, renew
+from rtc_micro.memory import Buffers, renew, table
 from rtc_micro.peer import PeerConnection
 from rtc_micro.dtls import Connection
 from rtc_micro.sctp.association import Association
@@ -44,6 +44,19 @@ def test_renew_initialises_the_slot_s_instance_again():
     b = renew(slot, _Thing, 2, tag="y")
     assert b is a and (a.n, a.tag) == (2, "y")
     assert renew(None, _Thing, 3) is not renew(None, _Thing, 3)
+
+
+def test_tables_are_made_once_and_filled_again_and_retire_ends_leases():
+    shared = Buffers()
+    slot = Buffers(shared)
+    t = slot.table("t", 4)
+    t[2] = 7
+    assert slot.table("t", 4, -1) is t and t == [-1, -1, -1, -1]
+    assert slot.table("t", 5) is not t and table(None, "t", 3, None) == [None] * 3
+    m = renew(slot, _Thing, 1)
+    assert shared.lease("buf", m)
+    slot.retire()  # a session cut short: what its machine had leased is free again
+    assert shared.lease("buf", object())
 
 
 def test_channels_of_an_ended_session_refuse_its_renewed_association():

@@ -324,6 +324,47 @@ def test_a_held_message_holds_the_peer_back_and_comes_again():
     assert raises(StateError, b.hold)  # only right after SCTP_DATA
 
 
+def test_slots_share_the_buffer_fragmented_messages_are_gathered_in():
+    """Associations of a device's slots share one message buffer (memory.Buffers.shared): while
+    one holds a fragmented message in it, another's fragmented message waits in its slots
+    (counted; single-chunk messages need no buffer and still come) and is gathered within a
+    few ms of the buffer coming free."""
+    shared = memory.Buffers()
+    net = Network(seed=2)
+    rx1 = Association(BOARD, mem=memory.Buffers(shared))
+    rx2 = Association(BOARD, mem=memory.Buffers(shared))
+    assert rx1._msg is rx2._msg
+    tx1, tx2 = Association(BOARD), Association(BOARD)
+    eps = net.pair(tx1, rx1) + net.pair(tx2, rx2, ("10.0.0.3", 5000), ("10.0.0.4", 5000))
+    for ep in eps:
+        ep.msgs = []
+        ep.reason = None
+        ep.on_event = _on_event
+    tx1.connect(net.now)
+    tx2.connect(net.now)
+    assert net.run(lambda: rx1.state == ESTABLISHED and rx2.state == ESTABLISHED, timeout_ms=5000)
+    f1, f2 = eps[1], eps[3]
+
+    def hold_first(ep, kind):
+        if kind == events.SCTP_DATA and not rx1.ev_repeat:
+            rx1.hold()
+        _on_event(ep, kind)
+
+    f1.on_event = hold_first
+    assert tx1.send(1, 53, SRC, 0, 3000, False, None, None, net.now)
+    assert net.run(lambda: rx1.holding, timeout_ms=2000)
+    assert tx2.send(1, 53, SRC, 0, 100, False, None, None, net.now)
+    assert tx2.send(1, 53, SRC, 100, 3000, False, None, None, net.now)
+    net.advance(1000)
+    assert [len(m[2]) for m in f2.msgs] == [100]  # the fragmented one waits for the buffer
+    assert rx2.counters.gather_waits >= 1 and rx2._held == 3000
+    rx1.resume()
+    net.advance(30)
+    assert f1.msgs[-1][2] == SRC[0:3000]
+    assert [m[2] for m in f2.msgs] == [SRC[0:100], SRC[100:3100]]
+    assert not rx1._msg_mine and not rx2._msg_mine  # given back once each was read
+
+
 def test_oversized_message_aborts():
     small = BOARD.derive(max_message_size=4096)
     net, ea, eb = connected_pair(profile_b=small)

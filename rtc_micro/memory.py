@@ -45,6 +45,7 @@ class Buffers:
     def __init__(self, shared=None):
         self.shared = self if shared is None else shared
         self._bufs = {}
+        self._tables = {}  # name -> list (table)
         self._held = {}  # name -> the machine using a leased buffer set (lease/give_back)
         self._machines = {}  # class -> [the instance the slot's last session used, its fields]
 
@@ -55,6 +56,19 @@ class Buffers:
             b = bytearray(n)
             self._bufs[name] = b
         return b
+
+    def table(self, name, n, fill=0):
+        """The list `name` of `n` entries, every one `fill`: made at the first call, filled
+        again in place at the next session's (a machine's per-chunk and event rings would
+        otherwise be made anew each session, among that session's other objects)."""
+        t = self._tables.get(name)
+        if t is None or len(t) != n:
+            t = [fill] * n
+            self._tables[name] = t
+        else:
+            for i in range(n):
+                t[i] = fill
+        return t
 
     def lease(self, name, holder):
         """True, and `holder` has the buffers under `name` until `give_back`, when nobody else
@@ -83,10 +97,14 @@ class Buffers:
 
     def retire(self):
         """The slot's session has ended: let its machines hold nothing (keys, lists, the peer's
-        certificate) until `renew` initialises them for the next one."""
+        certificate) until `renew` initialises them for the next one, nor any shared lease."""
+        held = self.shared._held
         for m, names in self._machines.values():
             for name in names:
                 setattr(m, name, None)
+            for name in held:  # what it leased and did not give back (a session cut short)
+                if held[name] is m:
+                    held[name] = None
 
     def total(self):
         """Bytes held (for docs/memory.md and telemetry)."""
@@ -94,6 +112,13 @@ class Buffers:
         for b in self._bufs.values():
             n += len(b)
         return n
+
+
+def table(slot, name, n, fill=0):
+    """`slot.table(name, n, fill)`, or a new list when `slot` (a Buffers) is None."""
+    if slot is None:
+        return [fill] * n
+    return slot.table(name, n, fill)
 
 
 def renew(slot, cls, *args, **kw):

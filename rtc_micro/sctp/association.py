@@ -54,6 +54,8 @@ _COOKIE_LIFE = const(60000)
 _MAX_GAPS = const(32)  # gap blocks reported per SACK
 _MAX_DUPS = const(16)
 _MAX_COOKIE = const(512)
+_GATHER_RETRY_MS = const(10)  # a fragmented message waiting for the shared message buffer
+_MESSAGE = "sctp_message"  # the lease of the message buffer (memory.Buffers.shared)
 
 # Send chunk states.
 _NEW = const(0)
@@ -101,6 +103,7 @@ class Counters:
         self.errors_received = 0  # ERROR chunks
         self.unknown_chunks = 0
         self.event_drops = 0
+        self.gather_waits = 0  # a fragmented message waited: another association gathered one
 
 
 def _slot_bytes(profile):
@@ -110,14 +113,15 @@ def _slot_bytes(profile):
 
 def take_buffers(profile, mem=None):
     """The association's large buffers from `mem` (a `memory.Buffers`; None: new ones): send
-    ring, reassembly slots, message being gathered, peer's cookie, and the packet being built
-    (shared scratch: it leaves in DTLS before another association builds one)."""
+    ring, reassembly slots and peer's cookie; from `mem.shared`, what every slot's association
+    shares: the packet being built (it leaves in DTLS before another association builds one)
+    and the buffer a fragmented message is gathered in (leased while one is gathered)."""
     if mem is None:
         mem = Buffers()
     slot = _slot_bytes(profile)
     return (mem.take("sctp_send", profile.sctp_send_buffer),
-            mem.take("sctp_receive", max(4, profile.sctp_reassembly_bytes // slot) * slot),
-            mem.take("sctp_message", profile.max_message_size),
+            mem.take("sctp_receive", max(2, profile.sctp_reassembly_bytes // slot) * slot),
+            mem.shared.take(_MESSAGE, profile.max_message_size),
             mem.take("sctp_cookie", _MAX_COOKIE),
             mem.shared.take("sctp_packet", profile.mtu - DTLS_OVERHEAD))
 
@@ -146,6 +150,8 @@ class Association:
         # New for each session this object serves (memory.Buffers.renew initialises it again
         # for a slot's next session): channels of an earlier session on it can tell.
         self.life = object()
+        if mem is None:
+            mem = Buffers()
         ring, rx, msg, cookie, packet = take_buffers(profile, mem)
         self.out_data = memoryview(packet)  # shared scratch: the caller sends it before others run
         self._now = 0
@@ -176,19 +182,19 @@ class Association:
         self._waste = 0
         d = profile.sctp_max_chunks_in_flight
         self._d = d
-        self._d_off = [0] * d
-        self._d_len = [0] * d
-        self._d_waste = [0] * d
-        self._d_flags = [0] * d
-        self._d_sid = [0] * d
-        self._d_ssn = [0] * d
-        self._d_ppid = [0] * d
-        self._d_state = [0] * d
-        self._d_sent_at = [0] * d
-        self._d_xmit = [0] * d
-        self._d_miss = [0] * d
-        self._d_max_rtx = [0] * d
-        self._d_expire_at = [None] * d
+        self._d_off = mem.table("sctp_d_off", d)
+        self._d_len = mem.table("sctp_d_len", d)
+        self._d_waste = mem.table("sctp_d_waste", d)
+        self._d_flags = mem.table("sctp_d_flags", d)
+        self._d_sid = mem.table("sctp_d_sid", d)
+        self._d_ssn = mem.table("sctp_d_ssn", d)
+        self._d_ppid = mem.table("sctp_d_ppid", d)
+        self._d_state = mem.table("sctp_d_state", d)
+        self._d_sent_at = mem.table("sctp_d_sent_at", d)
+        self._d_xmit = mem.table("sctp_d_xmit", d)
+        self._d_miss = mem.table("sctp_d_miss", d)
+        self._d_max_rtx = mem.table("sctp_d_max_rtx", d)
+        self._d_expire_at = mem.table("sctp_d_expire_at", d, None)
         self._acked = -1  # cumulative TSN ack point
         self._next_tsn = 0
         self._next_send = 0  # first never-sent TSN
@@ -204,8 +210,8 @@ class Association:
         self._srtt = 0
         self._rttvar = 0
         self._errors = 0
-        self._out_ssn = [0] * self.n_streams
-        self._buffered = [0] * self.n_streams
+        self._out_ssn = mem.table("sctp_out_ssn", self.n_streams)
+        self._buffered = mem.table("sctp_buffered", self.n_streams)
         self.buffered_amount = 0
         self._low_water = profile.channel_low_water
         # Receive side: fixed slots (one DATA chunk each) and a TSN window mapping to them.
@@ -213,25 +219,31 @@ class Association:
         ns = len(rx) // self._slot
         self._n_slots = ns
         self._rx = rx
-        self._s_len = [0] * ns
-        self._s_flags = [0] * ns
-        self._s_sid = [0] * ns
-        self._s_ppid = [0] * ns
-        self._free = list(range(ns))  # stack of free slots
+        self._s_len = mem.table("sctp_s_len", ns)
+        self._s_flags = mem.table("sctp_s_flags", ns)
+        self._s_sid = mem.table("sctp_s_sid", ns)
+        self._s_ppid = mem.table("sctp_s_ppid", ns)
+        self._free = mem.table("sctp_free", ns)  # stack of free slots
+        for i in range(ns):
+            self._free[i] = i
         self._n_free = ns
         self._w = 2 * ns
-        self._rx_slot = [_MISSING] * self._w
+        self._rx_slot = mem.table("sctp_rx_slot", self._w, _MISSING)
         self._cum = -1  # peer's TSNs, relative to its initial TSN
         self._deliver = 0  # next TSN to deliver (<= cum + 1)
         self._rx_high = -1
         self._held = 0
-        self._unord = [0] * ns  # start TSNs of complete unordered messages
+        self._unord = mem.table("sctp_unord", ns)  # start TSNs of complete unordered messages
         self._unord_n = 0
-        self._dups = [0] * _MAX_DUPS
+        self._dups = mem.table("sctp_dups", _MAX_DUPS)
         self._n_dups = 0
         self._rx_packets = 0  # packets with DATA since our last SACK
         self._last_rwnd = profile.sctp_rwnd
-        self._msg = msg
+        self._mem = mem
+        self._msg = msg  # shared by every slot: ours while _msg_mine (lease)
+        self._msg_mine = False
+        self._msg_out = False  # the last SCTP_DATA was gathered in _msg: give it back next poll
+        self._gather_at = None  # try the lease again then (another association had it)
         self._lent = -1  # slot handed out in ev_buf, freed at the next poll_event
         self._asm_n = -1  # bytes of the in-sequence message gathered in _msg (-1: none)
         self._asm_sid = 0
@@ -261,8 +273,8 @@ class Association:
         self._reconf_at = None
         # Events.
         ne = profile.event_slots
-        self._ev_kind = [0] * ne
-        self._ev_sid = [0] * ne
+        self._ev_kind = mem.table("sctp_ev_kind", ne)
+        self._ev_sid = mem.table("sctp_ev_sid", ne)
         self._ev_r = 0
         self._ev_n = 0
         self.ev_reason = ""
@@ -397,6 +409,7 @@ class Association:
         t = ticks_min(t, self._t1_at)
         t = ticks_min(t, self._t2_at)
         t = ticks_min(t, self._hb_at)
+        t = ticks_min(t, self._gather_at)
         return ticks_min(t, self._reconf_at)
 
     def handle_timeout(self, now):
@@ -416,6 +429,8 @@ class Association:
             self._reconf_at = None
             if self._reset_inflight:
                 self._ctl |= _C_RECONF_REQ
+        if self._gather_at is not None and ticks_diff(now, self._gather_at) >= 0:
+            self._gather_at = None  # the next poll_event asks for the message buffer again
 
     def handle_packet(self, buf, n, now):
         """One SCTP packet (a DTLS application-data record). Never raises on peer input."""
@@ -526,9 +541,13 @@ class Association:
     def poll_event(self):
         """Next event kind (0 when none); details in ev_* attributes until the next poll."""
         self._can_hold = self.ev_repeat = False
-        if self._lent >= 0 and not self._hold:
-            self._release(self._lent)
-            self._lent = -1
+        if not self._hold:
+            if self._lent >= 0:
+                self._release(self._lent)
+                self._lent = -1
+            if self._msg_out:
+                self._msg_out = False
+                self._give_message()
         if self._ev_n:
             i = self._ev_r
             self._ev_r = (i + 1) % len(self._ev_kind)
@@ -802,6 +821,9 @@ class Association:
         self.state = CLOSED
         self._dead = True
         self._hold = 0  # a held message goes with the association
+        self._msg_out = False
+        self._give_message()
+        self._gather_at = None
         self._ctl = 0
         self._t1_at = self._t2_at = self._t3_at = self._sack_at = None
         self._hb_at = self._reconf_at = None
@@ -923,16 +945,21 @@ class Association:
         while self._deliver <= self._cum:
             t = self._deliver
             s = rs[t % w]
+            if s >= 0 and self._s_flags[s] & 3 == FLAG_BEGIN and not self._take_message():
+                return False  # another association gathers one: ours stays in the slots
             rs[t % w] = _MISSING
             self._deliver = t + 1
             if s < 0:
-                if s == _MISSING:
+                if s == _MISSING and self._asm_n >= 0:
                     self._asm_n = -1  # skipped by FORWARD-TSN: drop a message cut short
+                    self._give_message()
                 continue
             f = self._s_flags[s]
             if f & FLAG_BEGIN:
                 if f & FLAG_END:
-                    self._asm_n = -1
+                    if self._asm_n >= 0:  # a message cut short before this one
+                        self._asm_n = -1
+                        self._give_message()
                     return self._lend(s)
                 self._asm_n = 0
                 self._asm_sid = self._s_sid[s]
@@ -958,8 +985,29 @@ class Association:
                 self.ev_off = 0
                 self.ev_len = n + m
                 self._asm_n = -1
+                self._msg_out = True
                 return True
         return False
+
+    def _take_message(self):
+        """Lease the message buffer all slots' associations share, to gather a fragmented
+        message in: True when this association has it; False (counted, retried in
+        _GATHER_RETRY_MS) while another one gathers or holds a message in it."""
+        if self._msg_mine:
+            return True
+        if self._mem.shared.lease(_MESSAGE, self):
+            self._msg_mine = True
+            self._gather_at = None
+            return True
+        if self._gather_at is None:
+            self.counters.gather_waits += 1
+            self._gather_at = ticks_add(self._now, _GATHER_RETRY_MS)
+        return False
+
+    def _give_message(self):
+        if self._msg_mine:
+            self._msg_mine = False
+            self._mem.shared.give_back(_MESSAGE, self)
 
     def _lend(self, s):
         """A one-chunk message straight from its slot; the slot is freed at the next poll."""
