@@ -13,6 +13,17 @@ from rtc_micro.compat import ticks_diff, ticks_ms
 
 _MAX_PEERS = 16  # raw-address cache entries (one per remote candidate seen)
 _PEEK = getattr(socket, "MSG_PEEK", 0)
+_HEAD = 13  # bytes peeked without heap for recvfrom: a DTLS record header, a STUN length
+
+
+def _size(head, cap):
+    """The datagram's length where its first bytes tell it (RFC 7983 demux), else `cap`: a STUN
+    message, or one DTLS application-data record (what a connected peer sends per datagram)."""
+    if len(head) >= 4 and head[0] < 4:  # STUN: 20-byte header + length (RFC 8489 §5)
+        return min(cap, 20 + (head[2] << 8 | head[3]))
+    if len(head) >= _HEAD and head[0] == 23:  # DTLS application_data (RFC 6347 §4.1)
+        return min(cap, _HEAD + (head[11] << 8 | head[12]))
+    return cap
 
 
 def _sockaddr(host, port):
@@ -63,20 +74,25 @@ class UdpPort:
 
     def _recv_without_heap(self):
         """No block for recvfrom's bytes (MicroPython allocates `rx_size` before it even looks
-        for a datagram). Peek at the source with a 1-byte recvfrom (MSG_PEEK, where the port's
-        recvfrom takes flags) and read the datagram into our buffer, which allocates nothing.
-        Without a peeked source it is taken as from the last one (a session's port hears one
-        peer; the machines authenticate it as ever), or dropped when none is known. Either way
-        it does not stay queued to fail again on every pass. (readinto may append a second
-        waiting datagram to the first: the machines then drop the result as malformed.)"""
+        for a datagram). Peek at the source and first 13 bytes with a small recvfrom (MSG_PEEK,
+        where the port's recvfrom takes flags) and read the datagram into our buffer, which
+        allocates nothing. readinto reads like a stream, appending the next waiting datagram
+        (cut short) to this one, so it is given the datagram's length where the first bytes
+        tell it (`_size`: STUN, a DTLS application-data record); a flight of several records
+        may still take a second datagram with it, which the machines drop as malformed.
+        Without a peeked source the datagram is taken as from the last one (a session's port
+        hears one peer; the machines authenticate it as ever), or dropped when none is known.
+        Either way it does not stay queued to fail again on every pass."""
         raw = None
+        size = self.rx_size
         if _PEEK:
             try:
-                raw = self.sock.recvfrom(1, _PEEK)[1]
+                head, raw = self.sock.recvfrom(_HEAD, _PEEK)
+                size = _size(head, size)
             except Exception:  # noqa: BLE001 no heap even for that, or no flags argument
                 raw = None
         try:
-            n = self.sock.readinto(self.buf)
+            n = self.sock.readinto(self.buf, size)
         except OSError:
             n = 0
         if not n:  # nothing was waiting
