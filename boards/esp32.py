@@ -16,11 +16,12 @@ PROFILE = Profile(
     dtls_connected_slots=2,  # the PeerConnection drains after each record
     # SCTP sized for messages up to 4 KiB, one in flight: an application that cannot send yet
     # defers the message it received (PeerConnection.defer_message) instead of copying it. A
-    # session slot's buffers (17 KB) and its DTLS/SCTP machines (~6 KB on x64) are made at
-    # boot and reused; a session's own objects add ~18 KB measured on x64 (docs/memory.md).
+    # session slot's buffers (11.4 KB) and its DTLS/SCTP machines with their lists (8.6 KB on
+    # x64) are made at boot and reused; fragmented messages are gathered in one 4 KB buffer all
+    # slots share; a session's own objects add ~13 KB measured on x64 (docs/memory.md).
     sctp_rwnd=4 * 1024,
     sctp_send_buffer=4 * 1024,
-    sctp_reassembly_bytes=4608,  # 3 receive slots: chunks above a gap (in-sequence ones are gathered)
+    sctp_reassembly_bytes=4608,  # 3 receive slots: chunks above a gap (in-sequence: gathered)
     sctp_max_chunks_in_flight=8,  # a 4 KiB message is 4 chunks; up to 8 small ones in flight
     max_message_size=4 * 1024,
     max_channels=8,
@@ -37,5 +38,5 @@ PROFILE = Profile(
     audio_tracks=0,  # audio (~20 KB: SRTP, sender, Ogg reader) next to a session does not fit yet
     http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
-    max_sessions=1,  # two at once need a 130 KB budget on x64 (docs/memory.md)
+    max_sessions=1,  # two at once pass most runs at 110 KB on x64, not all (docs/memory.md)
 )
