@@ -6,7 +6,7 @@ from host_tests.support import raises
 from host_tests.test_peer import _certs, _connected, _session
 from rtc_micro.datachannel import OPEN, DataChannels
 from rtc_micro.errors import StateError
-from rtc_micro.memory import Buffers, renew, table
+from rtc_micro.memory import Buffers, renew
 from rtc_micro.peer import PeerConnection
 from rtc_micro.dtls import Connection
 from rtc_micro.sctp.association import Association
@@ -52,7 +52,7 @@ def test_tables_are_made_once_and_filled_again_and_retire_ends_leases():
     t = slot.table("t", 4)
     t[2] = 7
     assert slot.table("t", 4, -1) is t and t == [-1, -1, -1, -1]
-    assert slot.table("t", 5) is not t and table(None, "t", 3, None) == [None] * 3
+    assert slot.table("t", 5) is not t and Buffers().table("t", 3, None) == [None] * 3
     m = renew(slot, _Thing, 1)
     assert shared.lease("buf", m)
     slot.retire()  # a session cut short: what its machine had leased is free again

@@ -114,13 +114,6 @@ class Buffers:
         return n
 
 
-def table(slot, name, n, fill=0):
-    """`slot.table(name, n, fill)`, or a new list when `slot` (a Buffers) is None."""
-    if slot is None:
-        return [fill] * n
-    return slot.table(name, n, fill)
-
-
 def renew(slot, cls, *args, **kw):
     """`slot.renew(cls, ...)`, or a new `cls(...)` when `slot` (a Buffers) is None."""
     if slot is None:

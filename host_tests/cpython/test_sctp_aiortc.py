@@ -207,26 +207,29 @@ async def session(our_role):
         their_ice.udp.close()
 
 
+def _watch(ch):
+    """An aiortc channel that keeps what it receives in `ch.got`."""
+    ch.got = []
+    ch.on("message", ch.got.append)
+    return ch
+
+
+def _collect(sctp):
+    """The channels the peer opens on aiortc's `sctp`, by label, each watched."""
+    theirs = {}
+    sctp.on("datachannel", lambda ch: theirs.__setitem__(ch.label, _watch(ch)))
+    return theirs
+
+
 async def _full(our_role):
     async for ours, sctp in session(our_role):
-        theirs = {}
-
-        @sctp.on("datachannel")
-        def on_channel(ch):
-            theirs[ch.label] = ch
-            ch.got = []
-            ch.on("message", ch.got.append)
-
-        def watch(ch):
-            ch.got = []
-            ch.on("message", ch.got.append)
-            return ch
+        theirs = _collect(sctp)
 
         # Channels opened from either side, and a negotiated one.
-        a = watch(RTCDataChannel(sctp, RTCDataChannelParameters(label="from-aiortc",
+        a = _watch(RTCDataChannel(sctp, RTCDataChannelParameters(label="from-aiortc",
                                                                 protocol="p1")))
         mine = ours.dc.create_channel("from-us", protocol="p2")
-        neg_theirs = watch(RTCDataChannel(sctp, RTCDataChannelParameters(
+        neg_theirs = _watch(RTCDataChannel(sctp, RTCDataChannelParameters(
             label="neg", negotiated=True, id=20)))
         neg_ours = ours.dc.create_channel("neg", negotiated=True, id=20)
         await until(lambda: "from-us" in theirs and a.readyState == "open"
@@ -256,7 +259,7 @@ async def _full(our_role):
         assert neg_theirs.got == [b"neg-ours"]
 
         # Unordered / unreliable channels both ways.
-        u = watch(RTCDataChannel(sctp, RTCDataChannelParameters(
+        u = _watch(RTCDataChannel(sctp, RTCDataChannelParameters(
             label="u-aiortc", ordered=False, maxRetransmits=0)))
         u2 = ours.dc.create_channel("u-us", ordered=False, max_packet_life_time=5000)
         await until(lambda: "u-us" in theirs and u.readyState == "open" and u2.state == OPEN,
@@ -351,25 +354,14 @@ async def _with_process(runtime, our_role):
                                    role="auto")
         await asyncio.wait_for(their_dtls.start(params), LIMIT_S)
         sctp = RTCSctpTransport(their_dtls)
-        theirs = {}
-
-        @sctp.on("datachannel")
-        def on_channel(ch):
-            theirs[ch.label] = ch
-            ch.got = []
-            ch.on("message", ch.got.append)
-
-        def watch(ch):
-            ch.got = []
-            ch.on("message", ch.got.append)
-            return ch
+        theirs = _collect(sctp)
 
         await sctp.start(RTCSctpCapabilities(maxMessageSize=MIB), 5000)
         await line("sctp")
-        echo = watch(RTCDataChannel(sctp, RTCDataChannelParameters(label="from-aiortc")))
-        u = watch(RTCDataChannel(sctp, RTCDataChannelParameters(
+        echo = _watch(RTCDataChannel(sctp, RTCDataChannelParameters(label="from-aiortc")))
+        u = _watch(RTCDataChannel(sctp, RTCDataChannelParameters(
             label="u-aiortc", ordered=False, maxRetransmits=0)))
-        neg = watch(RTCDataChannel(sctp, RTCDataChannelParameters(
+        neg = _watch(RTCDataChannel(sctp, RTCDataChannelParameters(
             label="neg", negotiated=True, id=20)))
         await until(lambda: echo.readyState == "open" and u.readyState == "open"
                     and "from-us" in theirs and "u-us" in theirs,

@@ -18,6 +18,7 @@ connecting to a WHEP endpoint).
 import asyncio
 
 from rtc_micro.errors import ConfigError, RtcError
+from rtc_micro.memory import copy_into
 
 _READ_TIMEOUT_S = 10  # a client that stalls mid-request loses its slot
 _REASONS = {
@@ -103,7 +104,7 @@ def response(status, body=b"", content_type=None, headers=b""):
     n = 0
     for part in (head, _CORS, headers, b"\r\n", body):
         k = len(part)
-        out[n : n + k] = part
+        copy_into(out, n, part, 0, k)
         n += k
     return out
 
