@@ -47,12 +47,17 @@ def _status(out):
     return int(out[9:12])
 
 
+def _bytes(out):
+    head, body = out
+    return bytes(head) + (body.encode() if isinstance(body, str) else body)
+
+
 def _call(server, req):
     """dispatch() as the connection handler sees it: HttpError becomes its response."""
     try:
-        return server.dispatch(req)
+        return _bytes(server.dispatch(req))
     except whep.HttpError as e:
-        return whep.response(e.status, e.reason.encode(), "text/plain", e.headers)
+        return _bytes(whep.response(e.status, e.reason.encode(), "text/plain", e.headers))
 
 
 def test_request_line_and_headers():
@@ -126,6 +131,17 @@ def test_an_answer_that_cannot_be_sent_ends_its_session():
     finally:
         whep.response = real
     assert d.sessions == {}
+
+
+def test_a_text_body_is_sent_as_is_and_counted_in_bytes():
+    """An SDP answer goes out as the text it is (encoded a piece at a time when sent, no second
+    copy of it in the heap); Content-Length counts UTF-8 bytes, not characters."""
+    text = "v=0\r\ns=caf\u00e9\r\n" * 40  # several pieces, two-byte characters
+    head, body = whep.response(201, text, "application/sdp")
+    assert body is text
+    assert ("\r\nContent-Length: %d\r\n" % len(text.encode())).encode() in bytes(head)
+    assert b"".join(whep._pieces(text)) == text.encode()
+    assert bytes(head).endswith(b"\r\n\r\n")
 
 
 def test_pages():

@@ -34,9 +34,11 @@ local = sdp.LocalTransport("devU", "0123456789abcdefghijkl", ":".join(["AB"] * 3
                            "127.0.0.1", 40000, max_message_size=profile.max_message_size)
 sessions = {}
 
-def on_offer(text):
+def admit():  # asked before the body is read; on_offer does not check again here
     if len(sessions) >= profile.max_sessions:
         raise StateError("%d sessions already: DELETE one first" % len(sessions))
+
+def on_offer(text):
     answer = sdp.create_answer(sdp.parse(text), local)
     sid = "s%d" % (len(sessions) + 1)
     sessions[sid] = 1
@@ -46,7 +48,8 @@ def on_delete(sid):
     return sessions.pop(sid, None) is not None
 
 async def main(port):
-    srv = WhepServer(profile, on_offer, on_delete, {"/": ("text/html", b"<h1>device</h1>")})
+    srv = WhepServer(profile, on_offer, on_delete, {"/": ("text/html", b"<h1>device</h1>")},
+                     admit=admit)
     await srv.start("127.0.0.1", port)
     print("ready")
     if hasattr(sys.stdout, "flush"):
@@ -150,6 +153,13 @@ def test_sessions_and_connections_are_bounded(server):
         assert _request(server, "POST", "/whep", offer, sdp_type)[0] == 201
     st, h, body = _request(server, "POST", "/whep", offer, sdp_type)
     assert st == 503 and b"DELETE one first" in body and "retry-after" in h
+    # Refused before the body is read (admit): a body that is no offer at all gets the same
+    # answer, not a 400 from parsing it; the 7 KB body is read and dropped, not left to reset
+    # the connection under the answer.
+    big = _fixture("chromium-156-offer-datachannel-audio-video.sdp").replace(b"v=0", b"x=0", 1)
+    for _ in range(3):
+        st, _, body = _request(server, "POST", "/whep", big, sdp_type)
+        assert st == 503 and b"DELETE one first" in body
     # esp32 profile: 2 connections at once; a third is refused while two sit idle.
     idle = [socket.create_connection(("127.0.0.1", server), timeout=5) for _ in range(2)]
     try:

@@ -21,6 +21,7 @@ from rtc_micro.errors import ConfigError, RtcError
 from rtc_micro.memory import copy_into
 
 _READ_TIMEOUT_S = 10  # a client that stalls mid-request loses its slot
+_PIECE = 256  # characters of a text body encoded at a time
 _REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
     405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required",
@@ -92,21 +93,35 @@ def pull_header(line, headers):
 
 
 def response(status, body=b"", content_type=None, headers=b""):
-    """The bytes of a complete response with CORS headers and `Connection: close`."""
+    """A complete response with CORS headers and `Connection: close`, as `(head, body)`: the
+    head in one block, the body as given (bytes, or text such as an SDP answer, which `_send`
+    encodes a piece at a time; its Content-Length counts its UTF-8 bytes)."""
+    n = len(body)
+    if isinstance(body, str):
+        n = 0
+        for piece in _pieces(body):
+            n += len(piece)
     head = "HTTP/1.1 %d %s\r\nContent-Length: %d\r\nConnection: close\r\n" % (
-        status, _REASONS.get(status, "Error"), len(body))
+        status, _REASONS.get(status, "Error"), n)
     if content_type:
         head += "Content-Type: %s\r\n" % content_type
     head = head.encode()
-    # One block of the final size: each `+` would copy the growing response again, and on a
-    # used heap those intermediate blocks are what fails first.
-    out = bytearray(len(head) + len(_CORS) + len(headers) + 2 + len(body))
+    # One block of the final size: each `+` would copy the growing head again, and on a used
+    # heap those intermediate blocks are what fails first.
+    out = bytearray(len(head) + len(_CORS) + len(headers) + 2)
     n = 0
-    for part in (head, _CORS, headers, b"\r\n", body):
+    for part in (head, _CORS, headers, b"\r\n"):
         k = len(part)
         copy_into(out, n, part, 0, k)
         n += k
-    return out
+    return out, body
+
+
+def _pieces(text):
+    """`text` encoded `_PIECE` characters at a time: a 2 KB answer never needs a second 2 KB
+    block (with two sessions up on the esp32 budget, an 802-byte one was not to be had)."""
+    for i in range(0, len(text), _PIECE):
+        yield text[i:i + _PIECE].encode()
 
 
 def _error(status, reason, headers=b""):
@@ -119,14 +134,17 @@ class WhepServer:
     `on_offer(sdp_text)` -> `(session_id, answer_text)`; it raises `RtcError` (ConfigError: the
     offer cannot be served -> 400 with its message; StateError: no room for a session -> 503).
     `on_delete(session_id)` -> True when the session existed. `pages` maps a path to
-    `(content_type, body_bytes)`.
+    `(content_type, body_bytes)`. `admit()`, when given, is asked before an offer's body is
+    read and raises `RtcError` to refuse it (503 with its message): a device with every session
+    slot taken says so without first finding heap for a 7 KB offer it cannot serve.
     """
 
-    def __init__(self, profile, on_offer, on_delete, pages=None, path="/whep"):
+    def __init__(self, profile, on_offer, on_delete, pages=None, path="/whep", admit=None):
         self.max_request = profile.http_max_request
         self.max_connections = profile.http_max_connections
         self.on_offer = on_offer
         self.on_delete = on_delete
+        self.admit = admit
         self.pages = pages or {}
         self.path = path
         self.connections = 0
@@ -164,7 +182,7 @@ class WhepServer:
         except Exception:  # noqa: BLE001 the client hung up mid-request: nobody to answer
             pass
         try:
-            if out is not None and out[9] == 50:  # b"2": 2xx
+            if out is not None and out[0][9] == 50:  # b"2": 2xx
                 self.served += 1
             else:
                 self.refused += 1
@@ -195,6 +213,12 @@ class WhepServer:
             pull_header(_text(line).rstrip("\r\n"), headers)
         req = Request(method, path, headers)
         n = req.content_length(budget, self.max_request)
+        if self.admit is not None and method == "POST" and path == self.path:
+            try:
+                self.admit()
+            except RtcError as e:
+                await _discard(reader, n)  # unread, it would reset the connection and the answer
+                raise _busy(e)
         if n:
             req.body = await reader.readexactly(n)
         return self.dispatch(req)
@@ -223,7 +247,7 @@ class WhepServer:
             if m not in ("GET", "HEAD"):
                 raise HttpError(405, "this page is read-only", b"Allow: GET, OPTIONS\r\n")
             out = response(200, page[1], page[0])
-            return out[0:len(out) - len(page[1])] if m == "HEAD" else out
+            return (out[0], b"") if m == "HEAD" else out
         raise HttpError(404, "nothing at %s" % req.path)
 
     def _post(self, req):
@@ -239,13 +263,26 @@ class WhepServer:
         except ConfigError as e:
             raise HttpError(400, str(e))
         except RtcError as e:
-            raise HttpError(503, str(e), b"Retry-After: 5\r\n")
+            raise _busy(e)
         try:
-            return response(201, answer.encode(), "application/sdp",
+            return response(201, answer, "application/sdp",
                             ("Location: %s/%s\r\n" % (self.path, sid)).encode())
         except MemoryError:  # no answer reaches the client: the session must not stay
             self.on_delete(sid)
             raise
+
+
+def _busy(e):
+    return HttpError(503, str(e), b"Retry-After: 5\r\n")
+
+
+async def _discard(reader, n):
+    """Read and drop `n` bytes of a body in small pieces."""
+    while n > 0:
+        got = await reader.read(min(n, 256))
+        if not got:
+            return
+        n -= len(got)
 
 
 def _text(b):
@@ -255,11 +292,18 @@ def _text(b):
         raise HttpError(400, "request is not UTF-8 text")
 
 
-async def _send(writer, data):
-    """Write `data` (None: nothing) and close the connection whatever happens."""
+async def _send(writer, out):
+    """Write a response (None: nothing) and close the connection whatever happens."""
     try:
-        if data is not None:
-            writer.write(data)
+        if out is not None:
+            head, body = out
+            writer.write(head)
+            if isinstance(body, str):
+                for piece in _pieces(body):
+                    writer.write(piece)
+                    await writer.drain()
+            elif body:
+                writer.write(body)
             await writer.drain()
     finally:
         writer.close()
