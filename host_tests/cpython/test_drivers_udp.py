@@ -215,18 +215,23 @@ def _port_and_sender():
 
 class _ShortOfHeap:
     """A socket whose recvfrom has no heap for a datagram. With `peek` a small recvfrom with
-    flags still works (the Unix port's); without, recvfrom takes no flags (a board's). readinto
-    reads as MicroPython's stream readinto does: datagram after datagram until `n` bytes are in
-    or none waits (the last one cut short)."""
+    flags still works (the Unix port's); without, recvfrom takes no flags (a board's). With
+    `lose`, the datagram leaves the socket before the MemoryError (the Unix port's recvfrom
+    when the copy of the datagram is what fails). readinto reads as MicroPython's stream
+    readinto does: datagram after datagram until `n` bytes are in or none waits (the last one
+    cut short)."""
 
-    def __init__(self, real, peek):
+    def __init__(self, real, peek, lose=False):
         self.real = real
         self.peek = peek
+        self.lose = lose
 
     def recvfrom(self, n, *flags):
         if flags and not self.peek:
             raise TypeError("function takes 2 positional arguments but 3 were given")
         if n > 16:
+            if self.lose:
+                self.real.recvfrom(n)
             raise MemoryError
         return self.real.recvfrom(n, *flags)
 
@@ -252,6 +257,7 @@ def test_a_datagram_without_heap_is_read_into_the_port_buffer_not_retried():
         time.sleep(0.05)
         port.sock = _ShortOfHeap(real, peek=False)
         assert port.recv() == 0 and port.rx_dropped == 1  # no source known yet: dropped
+        assert not port._peek  # that recvfrom takes no flags: not asked again
         port.sock = real
         assert port.recv() == 0 and port.rx_dropped == 1  # gone, not waiting to fail again
         tx.sendto(b"a" * 10, real.getsockname())
@@ -262,35 +268,43 @@ def test_a_datagram_without_heap_is_read_into_the_port_buffer_not_retried():
         port.sock = _ShortOfHeap(real, peek=False)
         assert port.recv() == 20 and bytes(port.buf[0:20]) == b"b" * 20
         assert port.addr == tx.getsockname() and port.rx_unaddressed == 1
-        assert port.rx_dropped == 1
+        assert port.rx_dropped == 1 and port.rx_no_heap == 2
     finally:
         tx.close()
         real.close()
 
 
-def test_without_heap_the_source_is_peeked_where_recvfrom_takes_flags():
-    """A 1-byte MSG_PEEK recvfrom tells the source of a datagram recvfrom had no heap for: a
-    new session's first check is not dropped for want of a known source."""
+def test_with_msg_peek_what_a_connected_peer_sends_needs_no_heap():
+    """Where recvfrom takes flags, 13 peeked bytes tell the source and, for a STUN message or a
+    DTLS application-data record, the length: those are read into the port's buffer one at a
+    time (not run together), without recvfrom's copy, whose failure after the datagram left the
+    socket lost it (`lose`). A datagram they do not describe goes through recvfrom; with no
+    heap for that it is read into the buffer, its source peeked."""
     port, real, tx = _port_and_sender()
     port._recv_into = None
-    port.sock = _ShortOfHeap(real, peek=True)
+    port.sock = _ShortOfHeap(real, peek=True, lose=True)
     try:
-        tx.sendto(b"c" * 30, real.getsockname())
-        time.sleep(0.05)
-        assert port.recv() == 30 and bytes(port.buf[0:30]) == b"c" * 30
-        assert port.addr == tx.getsockname() and port.rx_peeked == 1
-        assert port.rx_dropped == 0 and port.rx_unaddressed == 0
-        assert port.recv() == 0  # read, not left waiting
-        # Two waiting datagrams whose first bytes tell their length (a DTLS application-data
-        # record, a STUN message) are read one at a time, not run together.
         record = bytes([23, 254, 253]) + bytes(8) + bytes([0, 40]) + b"r" * 40
         stun = bytes([0, 1, 0, 8]) + bytes(16) + b"s" * 8
-        for d in (record, stun, record):
+        for d in (record, stun, record, record):
             tx.sendto(d, real.getsockname())
         time.sleep(0.05)
-        for d in (record, stun, record):
+        for d in (record, stun, record, record):
             assert port.recv() == len(d) and bytes(port.buf[0:len(d)]) == d
-        assert port.rx_peeked == 4
+            assert port.addr == tx.getsockname()
+        assert port.recv() == 0 and port.rx_no_heap == 0
+        port.sock = _ShortOfHeap(real, peek=True)
+        hello = bytes([22, 254, 253]) + bytes(8) + bytes([0, 30]) + b"h" * 30
+        tx.sendto(hello, real.getsockname())
+        time.sleep(0.05)
+        assert port.recv() == len(hello) and bytes(port.buf[0:len(hello)]) == hello
+        assert port.addr == tx.getsockname() and port.rx_no_heap == 1
+        assert port.rx_dropped == 0 and port.rx_unaddressed == 0
+        assert port.recv() == 0  # read, not left waiting
+        port.sock = real  # with heap: recvfrom for what the first bytes do not describe
+        tx.sendto(hello, real.getsockname())
+        time.sleep(0.05)
+        assert port.recv() == len(hello) and port.rx_no_heap == 1
     finally:
         tx.close()
         real.close()

@@ -13,17 +13,17 @@ from rtc_micro.compat import ticks_diff, ticks_ms
 
 _MAX_PEERS = 16  # raw-address cache entries (one per remote candidate seen)
 _PEEK = getattr(socket, "MSG_PEEK", 0)
-_HEAD = 13  # bytes peeked without heap for recvfrom: a DTLS record header, a STUN length
+_HEAD = 13  # bytes peeked: a DTLS record header, a STUN length
 
 
-def _size(head, cap):
-    """The datagram's length where its first bytes tell it (RFC 7983 demux), else `cap`: a STUN
+def _size(head):
+    """The datagram's length where its first bytes tell it (RFC 7983 demux), else 0: a STUN
     message, or one DTLS application-data record (what a connected peer sends per datagram)."""
     if len(head) >= 4 and head[0] < 4:  # STUN: 20-byte header + length (RFC 8489 §5)
-        return min(cap, 20 + (head[2] << 8 | head[3]))
+        return 20 + (head[2] << 8 | head[3])
     if len(head) >= _HEAD and head[0] == 23:  # DTLS application_data (RFC 6347 §4.1)
-        return min(cap, _HEAD + (head[11] << 8 | head[12]))
-    return cap
+        return _HEAD + (head[11] << 8 | head[12])
+    return 0
 
 
 def _sockaddr(host, port):
@@ -48,12 +48,14 @@ class UdpPort:
         self.buf = bytearray(rx) if isinstance(rx, int) else rx
         self.rx_size = len(self.buf)
         self._recv_into = getattr(self.sock, "recvfrom_into", None)
+        self._peek = bool(_PEEK)  # cleared when this port's recvfrom takes no flags
         self._raw = {}  # (ip, port) -> address as the socket wants it
+        self._last = None  # the socket's form of the last source
         self.addr = None  # source of the last recv()
         self.send_errors = 0
-        self.rx_dropped = 0  # datagrams dropped: no heap to receive them (MicroPython)
-        self.rx_unaddressed = 0  # received without heap, taken as from the last source
-        self.rx_peeked = 0  # received without heap, the source peeked (MSG_PEEK)
+        self.rx_no_heap = 0  # datagrams recvfrom had no heap for, read into `buf` instead
+        self.rx_unaddressed = 0  # of those, taken as from the last source (no MSG_PEEK)
+        self.rx_dropped = 0  # datagrams dropped: no heap to receive them, no source known
 
     def recv(self):
         """Length of the next datagram, now in `self.buf` (machines parse and may rewrite it in
@@ -61,45 +63,69 @@ class UdpPort:
         try:
             if self._recv_into is not None:
                 n, raw = self._recv_into(self.buf)
-            else:  # MicroPython has no recvfrom_into: copy into the reused buffer
-                data, raw = self.sock.recvfrom(self.rx_size)
-                n = len(data)
-                self.buf[0:n] = data
+            elif self._peek:
+                return self._recv_peeked()
+            else:
+                n, raw = self._recv_copy()
         except OSError:  # EAGAIN: nothing waiting
             return 0
         except MemoryError:
-            return self._recv_without_heap()
+            return self._recv_without_heap(None)
         self._source(raw)
         return n
 
-    def _recv_without_heap(self):
-        """No block for recvfrom's bytes (MicroPython allocates `rx_size` before it even looks
-        for a datagram). Peek at the source and first 13 bytes with a small recvfrom (MSG_PEEK,
-        where the port's recvfrom takes flags) and read the datagram into our buffer, which
-        allocates nothing. readinto reads like a stream, appending the next waiting datagram
-        (cut short) to this one, so it is given the datagram's length where the first bytes
-        tell it (`_size`: STUN, a DTLS application-data record); a flight of several records
-        may still take a second datagram with it, which the machines drop as malformed.
-        Without a peeked source the datagram is taken as from the last one (a session's port
-        hears one peer; the machines authenticate it as ever), or dropped when none is known.
-        Either way it does not stay queued to fail again on every pass."""
-        raw = None
-        size = self.rx_size
-        if _PEEK:
-            try:
-                head, raw = self.sock.recvfrom(_HEAD, _PEEK)
-                size = _size(head, size)
-            except Exception:  # noqa: BLE001 no heap even for that, or no flags argument
-                raw = None
+    def _recv_copy(self):
+        """MicroPython has no recvfrom_into: its recvfrom allocates `rx_size` bytes, takes the
+        datagram, then allocates a copy of it, which we copy into the reused buffer."""
+        data, raw = self.sock.recvfrom(self.rx_size)
+        n = len(data)
+        self.buf[0:n] = data
+        return n, raw
+
+    def _recv_peeked(self):
+        """Peek at the first 13 bytes and the source (MSG_PEEK: small blocks) and read a datagram
+        whose first bytes tell its length (`_size`: a STUN message, a DTLS application-data
+        record: all a connected peer sends) straight into the buffer with readinto, which
+        allocates nothing. recvfrom's copy could fail after the datagram had left the socket:
+        with two sessions up on the esp32's heap that lost SCTP chunks, silently, and the
+        peer's retransmissions with them. readinto reads like a stream (a next waiting datagram
+        is appended), so it gets the exact length (one shorter than its header says takes the
+        start of the next with it, and the machines drop both as malformed); anything else (a
+        DTLS handshake flight may hold several records) goes through recvfrom."""
         try:
-            n = self.sock.readinto(self.buf, size)
+            head, raw = self.sock.recvfrom(_HEAD, _PEEK)
+        except TypeError:  # this port's recvfrom takes no flags
+            self._peek = False
+            return self.recv()
+        except MemoryError:
+            return self._recv_without_heap(None)
+        size = _size(head)
+        try:
+            if size:
+                n = self.sock.readinto(self.buf, min(size, self.rx_size))
+            else:
+                n = self._recv_copy()[0]
+        except MemoryError:
+            return self._recv_without_heap(raw)
+        self._source(raw)
+        return n
+
+    def _recv_without_heap(self, raw):
+        """No block for recvfrom's bytes (it allocates `rx_size` before it even looks for a
+        datagram): read the datagram into our buffer, up to `rx_size` (a second waiting
+        datagram may be appended, cut short; the machines drop that as malformed). Without a
+        peeked source it is taken as from the last one (a session's port hears one peer; the
+        machines authenticate it as ever), or dropped when none is known. Either way it does
+        not stay queued to fail again on every pass."""
+        try:
+            n = self.sock.readinto(self.buf, self.rx_size)
         except OSError:
             n = 0
         if not n:  # nothing was waiting
             return 0
+        self.rx_no_heap += 1
         if raw is not None:
             self._source(raw)
-            self.rx_peeked += 1
         elif self.addr is None:
             self.rx_dropped += 1
             return 0
@@ -108,6 +134,9 @@ class UdpPort:
         return n
 
     def _source(self, raw):
+        if raw == self._last:  # the last datagram's peer: nothing to decode again
+            return
+        self._last = raw
         if isinstance(raw, tuple):
             self.addr = raw[0:2]
         else:  # MicroPython Unix port: raw sockaddr bytes
