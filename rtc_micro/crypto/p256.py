@@ -19,6 +19,7 @@ from rtc_micro.compat import const
 from rtc_micro.crypto import der
 from rtc_micro.crypto.field import inverse
 from rtc_micro.crypto.hmac import hmac_sha256
+from rtc_micro.memory import copy_into
 
 P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
 N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -32,6 +33,10 @@ _G_WIDTH = const(5)  # NAF width for G: its 8 odd multiples are a table made onc
 # For the peer's point the table is made per call: width 4 (4 multiples and their negatives, 24
 # big ints) peaks ~2.5 KB lower on x64 than width 5 (48) for ~1 % more additions in a verify.
 _VAR_WIDTH = const(4)
+_DIGITS = const(273)  # NAF digits of a 34-byte scalar, and one more
+_NO_DIGITS = b"\xff" * _DIGITS
+_K_DIGITS = bytearray(_DIGITS)  # the peer point's scalar (verify is not re-entered)
+_G_DIGITS = bytearray(_DIGITS)  # the generator's
 
 # Affine point tables are kept as bytes, x || y (64 bytes) per entry, in rows of 8 entries: 4 KB
 # for the comb where 126 big ints take ~19 KB of a board's heap, and no block over 512 bytes to
@@ -173,12 +178,13 @@ def _mul_base(k):
     return X, Y, Z
 
 
-def _wnaf(k, w):
-    """Width-`w` NAF digits of k >= 0, least significant first, as table indexes: digit d is
-    stored as (d + 2^(w-1)) >> 1 (w = 5: -15 -> 0, -1 -> 7, 1 -> 8, 15 -> 15) and 0 as 0xFF."""
+def _wnaf(k, w, digits):
+    """Width-`w` NAF digits of k >= 0 into `digits` (`_DIGITS` bytes), least significant first,
+    as table indexes: digit d is stored as (d + 2^(w-1)) >> 1 (w = 5: -15 -> 0, -1 -> 7,
+    1 -> 8, 15 -> 15) and 0 as 0xFF; returns the top digit's index."""
     kb = k.to_bytes(34, "big")
     nbits = 8 * len(kb)
-    digits = bytearray(b"\xff" * (nbits + 1))
+    copy_into(digits, 0, _NO_DIGITS, 0, _DIGITS)
     bit = 0
     carry = 0
     top = 0
@@ -196,7 +202,7 @@ def _wnaf(k, w):
         digits[bit] = (word + (1 << (w - 1))) >> 1
         top = bit
         bit += w
-    return digits, top
+    return top
 
 
 def _odd_multiples(x, y, w):
@@ -237,15 +243,17 @@ def _mul_var(k, x, y, kg=0):
     The doubling (`_double`, with 4*beta kept) is written out in the loop: it runs 256 times
     per call and a call plus a returned tuple cost about a tenth of it on MicroPython.
     """
-    # The digit strings (273 bytes each) before the table's ~50 big ints: on a fragmented heap
-    # those leave holes of a block or two, and afterwards no 273-byte block may be left.
-    digits, top = _wnaf(k, _VAR_WIDTH)
+    # The digit strings are module scratch (a verify failed allocating one, 273 bytes, on a
+    # heap that a session's handshake had cut into holes of a block or two).
+    digits = _K_DIGITS
+    top = _wnaf(k, _VAR_WIDTH, digits)
     gdigits = None
     if kg:
         if _g_odd is None:
             _build_g_odd()
         gtable = _g_odd
-        gdigits, gtop = _wnaf(kg, _G_WIDTH)
+        gdigits = _G_DIGITS
+        gtop = _wnaf(kg, _G_WIDTH, gdigits)
         if gtop > top:
             top = gtop
     table = _odd_multiples(x, y, _VAR_WIDTH)

@@ -524,7 +524,7 @@ class Connection:
                 frag_len,
             )
             a = hs.HEADER_LEN + frag_off
-            slot[p + hs.HEADER_LEN : p + hs.HEADER_LEN + frag_len] = data[a : a + frag_len]
+            copy_into(slot, p + hs.HEADER_LEN, data, a, frag_len)  # no slice copy of data
             n = hs.HEADER_LEN + frag_len
         else:
             n = len(data)
