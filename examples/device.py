@@ -393,7 +393,7 @@ class Device:
         # Every session's driver receives into this one (each drains before the next reads).
         self.rx_buffer = shared.take("udp_rx", self.profile.rx_buffer)
         self.certificate = x509.Certificate.generate("rtc_micro device")
-        for slot in self.mem:  # and their DTLS and SCTP machines, made once too
+        for slot in self.mem:  # and the machines each session initialises again
             PeerConnection.reserve(self.profile, slot, self.certificate)
         preload(self.profile)
         ec.precompute()  # the P-256 generator tables, made while the heap is still in one piece
@@ -403,18 +403,23 @@ class Device:
         self.sessions = {}
         self.started = ticks_ms()
 
-    def on_offer(self, text):
-        """WHEP POST: a new session (StateError when all slots are taken: HTTP 503)."""
-        slots = self.profile.max_sessions
+    def free_slot(self):
+        """The first session slot not in use; StateError (HTTP 503) when all are."""
         used = [s.slot for s in self.sessions.values()]
         slot = 0
         while slot in used:
             slot += 1
-        if slot >= slots:
+        if slot >= self.profile.max_sessions:
             raise StateError("%d sessions already (the board's max_sessions): end one with "
-                             "DELETE first" % slots)
-        pc = PeerConnection(self.profile, self.certificate, self.host, self.udp_port + slot,
-                            x25519_pool=self.keys, mem=self.mem[slot])
+                             "DELETE first" % slot)
+        return slot
+
+    def on_offer(self, text):
+        """WHEP POST: a new session (StateError when all slots are taken: HTTP 503)."""
+        slot = self.free_slot()
+        mem = self.mem[slot]  # the slot's PeerConnection, initialised again for this session
+        pc = mem.reuse(PeerConnection, self.profile, self.certificate, self.host,
+                       self.udp_port + slot, x25519_pool=self.keys, mem=mem)
         if self.profile.audio_tracks:
             pc.add_track("audio", codecs=("opus", "pcmu", "pcma"))  # the offer's first choice
         if self.profile.video_tracks:
@@ -437,7 +442,7 @@ class Device:
 
     async def run(self):
         server = WhepServer(self.profile, self.on_offer, self.on_delete,
-                            {"/": ("text/html; charset=utf-8", PAGE)})
+                            {"/": ("text/html; charset=utf-8", PAGE)}, admit=self.free_slot)
         await server.start(self.host, self.port)
         print("listening http://%s:%d/" % (self.host, self.port))
         while True:

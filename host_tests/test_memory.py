@@ -3,7 +3,8 @@
 
 import boards
 from host_tests.support import raises
-from host_tests.test_peer import _certs, _connected, _session
+from host_tests.test_peer import _certs, _connected, _offer, _session
+from rtc_micro import events
 from rtc_micro.datachannel import OPEN, DataChannels
 from rtc_micro.errors import StateError
 from rtc_micro.memory import Buffers, renew
@@ -75,6 +76,29 @@ def test_channels_of_an_ended_session_refuse_its_renewed_association():
     DataChannels(again, True).create_channel("fresh")
 
 
+def test_a_reused_peer_connection_answers_after_release_until_the_slot_starts_again():
+    """`Buffers.reuse`: the slot's PeerConnection and ICE agent keep their fields through
+    retire() (late datagrams and stats still get answers), and the next session initialises
+    the same objects again instead of growing new attribute tables."""
+    shared = Buffers()
+    slot = Buffers(shared)
+    PeerConnection.reserve(_ESP32, slot, _certs()[0])
+    first = slot.reuse(PeerConnection, _ESP32, _certs()[0], "127.0.0.1", 5000, mem=slot)
+    ice = first.ice
+    first.accept_offer(_offer(_certs()[1].fingerprint()), 0)
+    first.close(0)
+    first.release()
+    assert first.state == "closed" and first.ice is ice and first.dtls is None
+    while first.poll() != events.NONE:  # the close's own events
+        pass
+    first.handle_datagram(bytearray(b"\x16\xfe\xfd" + bytes(20)), 23, ("127.0.0.1", 9), 10)
+    first.handle_timeout(10)
+    assert first.poll() == events.NONE and first.counters.unverified == 1
+    second = slot.reuse(PeerConnection, _ESP32, _certs()[0], "127.0.0.1", 5001, mem=slot)
+    assert second is first and second.ice is ice and second.state == "new"
+    assert second.counters.unverified == 0 and second.local.port == 5001
+
+
 def test_sessions_on_a_slot_reuse_its_buffers_and_hand_back_the_shared_ones():
     shared = Buffers()
     slot = Buffers(shared)
@@ -112,8 +136,11 @@ def test_a_slot_reserved_with_the_certificate_has_its_machines_before_its_first_
     shared = Buffers()
     slot = Buffers(shared)
     PeerConnection.reserve(_ESP32, slot, _certs()[0])
-    made = [m for m, names in slot._machines.values()]
+    made = [m for m, names in slot._machines.values() if names]
     assert len(made) == 2 and made[0].counters is None and made[1].counters is None  # empty
+    shell = slot.reuse(PeerConnection, _ESP32, _certs()[0], "0.0.0.0", 0, mem=slot)
+    ice = shell.ice
+    assert shell.state == "new" and len(slot._machines) == 4  # made at boot too, not again
     dtls = slot.renew(Connection, _ESP32, "client", _certs()[0], mem=slot)
     sctp = slot.renew(Association, _ESP32, mem=slot)
     assert dtls in made and sctp in made
@@ -121,7 +148,7 @@ def test_a_slot_reserved_with_the_certificate_has_its_machines_before_its_first_
     dtls.close(0)
     slot.retire()
     net, pc, dev, bro = _session(_ESP32, mem=slot)
-    assert pc.dtls is dtls and pc.sctp is sctp  # the first session uses them
+    assert pc.dtls is dtls and pc.sctp is sctp and pc.ice is ice  # the first session uses them
     # The reserving handshake gave the shared buffers back: this session has them.
     assert pc.dtls._transcript._buf is shared.take("dtls_transcript", _ESP32.dtls_transcript_bytes)
     assert net.run(until=lambda: _connected(pc, bro), timeout_ms=20000)

@@ -85,12 +85,22 @@ class Buffers:
 
     def renew(self, cls, *args, **kw):
         """`cls(*args, **kw)`, but the instance the slot's last session used is initialised again
-        when there is one: its attribute table (1-2 KB for a machine) is not made anew."""
+        when there is one: its attribute table (1-2 KB for a machine) is not made anew.
+        `retire()` clears its fields."""
+        return self._again(cls, True, args, kw)
+
+    def reuse(self, cls, *args, **kw):
+        """`renew`, for an object that stays usable after its session ended (a PeerConnection,
+        its ICE agent: late datagrams and stats are still answered): `retire()` leaves it as
+        it is until the slot's next session initialises it again."""
+        return self._again(cls, False, args, kw)
+
+    def _again(self, cls, clear, args, kw):
         had = self._machines.get(cls)
         if had is None:
             m = cls(*args, **kw)
             # Field names read once: each read of __dict__ copies the attribute table.
-            self._machines[cls] = [m, list(m.__dict__)]
+            self._machines[cls] = [m, list(m.__dict__) if clear else ()]
             return m
         had[0].__init__(*args, **kw)
         return had[0]

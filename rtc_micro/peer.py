@@ -96,8 +96,10 @@ class PeerConnection:
 
     def __init__(self, profile, certificate, host, port, setup="active", tracks=(),
                  x25519_pool=None, mem=None):
-        """`mem`: a `memory.Buffers` the DTLS and SCTP buffers come from (a device's session
-        slot, reused session after session; see `reserve`); None: made for this session."""
+        """`mem`: a `memory.Buffers` the DTLS and SCTP buffers and machines and the ICE agent
+        come from (a device's session slot, reused session after session; see `reserve`): one
+        session at a time, so stop driving a released one before the slot's next begins.
+        None: made for this session."""
         self.profile = profile
         self.mem = mem
         self.certificate = certificate
@@ -111,7 +113,9 @@ class PeerConnection:
         self._srtp_buf = None
         self._srtp_mv = None
         self._views = None  # {length: view of _srtp_buf} (_media_view)
-        self.ice = IceLiteAgent(profile, self.local.ice_ufrag, self.local.ice_pwd)
+        ufrag, pwd = self.local.ice_ufrag, self.local.ice_pwd
+        self.ice = (IceLiteAgent(profile, ufrag, pwd) if mem is None else
+                    mem.reuse(IceLiteAgent, profile, ufrag, pwd))
         self.dtls = None
         self.sctp = None
         self.channels = None  # datachannel.DataChannels over self.sctp
@@ -356,13 +360,15 @@ class PeerConnection:
     def reserve(profile, mem, certificate=None):
         """Make a session slot's buffers now (at boot, while the heap is in one piece): every
         session given `mem` then reuses them instead of allocating its own. With `certificate`,
-        also the slot's DTLS and SCTP machines (their attribute tables are 1-3 KB blocks that a
-        heap with a session up may no longer have in one piece)."""
+        also the slot's DTLS and SCTP machines, ICE agent and a PeerConnection for
+        `mem.reuse(PeerConnection, ...)` (their attribute tables are 0.6-3 KB blocks that a heap
+        with a session up may no longer have in one piece)."""
         take_dtls_buffers(profile, mem)
         take_sctp_buffers(profile, mem)
         if certificate is not None:
             mem.renew(Connection, profile, "client", certificate, mem=mem).close(0)  # lease back
             mem.renew(Association, profile, mem=mem)
+            mem.reuse(PeerConnection, profile, certificate, "0.0.0.0", 0, mem=mem)
             mem.retire()
 
     def stats(self):
