@@ -16,9 +16,9 @@ PROFILE = Profile(
     dtls_connected_slots=2,  # the PeerConnection drains after each record
     # SCTP sized for messages up to 4 KiB, one in flight: an application that cannot send yet
     # defers the message it received (PeerConnection.defer_message) instead of copying it. A
-    # session slot's buffers (11.4 KB) and its DTLS/SCTP machines with their lists (8.6 KB on
-    # x64) are made at boot and reused; fragmented messages are gathered in one 4 KB buffer all
-    # slots share; a session's own objects add ~13 KB measured on x64 (docs/memory.md).
+    # session slot's buffers (11.4 KB) and its machines (DTLS, SCTP with their lists, ICE, the
+    # PeerConnection) are made at boot and reused; fragmented messages are gathered in one 4 KB
+    # buffer all slots share (docs/memory.md has the figures, measured on x64).
     sctp_rwnd=4 * 1024,
     sctp_send_buffer=4 * 1024,
     sctp_reassembly_bytes=4608,  # 3 receive slots: chunks above a gap (in-sequence: gathered)
@@ -38,5 +38,6 @@ PROFILE = Profile(
     audio_tracks=0,  # audio (~20 KB: SRTP, sender, Ogg reader) next to a session does not fit yet
     http_max_request=8 * 1024,  # Chromium's offer with audio+video is ~7 KB (host_tests/fixtures)
     http_max_connections=2,
-    max_sessions=1,  # two at once pass most runs at 110 KB on x64, not all (docs/memory.md)
+    max_sessions=1,  # --sessions 2 holds two at once on 110 KB (x64, docs/memory.md); one
+    # leaves 26 KB more free at boot for the application
 )
