@@ -221,16 +221,17 @@ class _ShortOfHeap:
     readinto does: datagram after datagram until `n` bytes are in or none waits (the last one
     cut short)."""
 
-    def __init__(self, real, peek, lose=False):
+    def __init__(self, real, peek, lose=False, room=16):
         self.real = real
         self.peek = peek
         self.lose = lose
+        self.room = room  # the largest recvfrom that finds heap
 
     def recvfrom(self, n, *flags):
         if flags and not self.peek:
             raise TypeError("function takes 2 positional arguments but 3 were given")
-        if n > 16:
-            if self.lose:
+        if n > self.room:
+            if self.lose and not flags:
                 self.real.recvfrom(n)
             raise MemoryError
         return self.real.recvfrom(n, *flags)
@@ -278,8 +279,9 @@ def test_with_msg_peek_what_a_connected_peer_sends_needs_no_heap():
     """Where recvfrom takes flags, 13 peeked bytes tell the source and, for a STUN message or a
     DTLS application-data record, the length: those are read into the port's buffer one at a
     time (not run together), without recvfrom's copy, whose failure after the datagram left the
-    socket lost it (`lose`). A datagram they do not describe goes through recvfrom; with no
-    heap for that it is read into the buffer, its source peeked."""
+    socket lost it (`lose`). A datagram they do not describe is peeked whole for its length;
+    with no heap for that it is still in the socket and is read into the buffer, its source
+    peeked."""
     port, real, tx = _port_and_sender()
     port._recv_into = None
     port.sock = _ShortOfHeap(real, peek=True, lose=True)
@@ -293,7 +295,6 @@ def test_with_msg_peek_what_a_connected_peer_sends_needs_no_heap():
             assert port.recv() == len(d) and bytes(port.buf[0:len(d)]) == d
             assert port.addr == tx.getsockname()
         assert port.recv() == 0 and port.rx_no_heap == 0
-        port.sock = _ShortOfHeap(real, peek=True)
         hello = bytes([22, 254, 253]) + bytes(8) + bytes([0, 30]) + b"h" * 30
         tx.sendto(hello, real.getsockname())
         time.sleep(0.05)
@@ -301,10 +302,18 @@ def test_with_msg_peek_what_a_connected_peer_sends_needs_no_heap():
         assert port.addr == tx.getsockname() and port.rx_no_heap == 1
         assert port.rx_dropped == 0 and port.rx_unaddressed == 0
         assert port.recv() == 0  # read, not left waiting
-        port.sock = real  # with heap: recvfrom for what the first bytes do not describe
-        tx.sendto(hello, real.getsockname())
+        port.sock = _ShortOfHeap(real, peek=True, room=1 << 16)  # with heap: peeked whole, then
+        # read by that length, one at a time
+        flight = hello + hello
+        for d in (flight, hello):
+            tx.sendto(d, real.getsockname())
         time.sleep(0.05)
-        assert port.recv() == len(hello) and port.rx_no_heap == 1
+        for d in (flight, hello):
+            assert port.recv() == len(d) and bytes(port.buf[0:len(d)]) == d
+        assert port.rx_no_heap == 1
+        tx.sendto(b"", real.getsockname())  # an empty datagram is taken off the queue
+        time.sleep(0.05)
+        assert port.recv() == 0 and port.recv() == 0
     finally:
         tx.close()
         real.close()

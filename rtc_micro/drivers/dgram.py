@@ -75,7 +75,7 @@ class UdpPort:
         return n
 
     def _recv_copy(self):
-        """MicroPython has no recvfrom_into: its recvfrom allocates `rx_size` bytes, takes the
+        """Without recvfrom_into or MSG_PEEK: recvfrom allocates `rx_size` bytes, takes the
         datagram, then allocates a copy of it, which we copy into the reused buffer."""
         data, raw = self.sock.recvfrom(self.rx_size)
         n = len(data)
@@ -90,8 +90,9 @@ class UdpPort:
         with two sessions up on the esp32's heap that lost SCTP chunks, silently, and the
         peer's retransmissions with them. readinto reads like a stream (a next waiting datagram
         is appended), so it gets the exact length (one shorter than its header says takes the
-        start of the next with it, and the machines drop both as malformed); anything else (a
-        DTLS handshake flight may hold several records) goes through recvfrom."""
+        start of the next with it, and the machines drop both as malformed). Anything else (a
+        DTLS handshake flight may hold several records) is peeked whole for its length: that
+        allocates as recvfrom does, but when it fails nothing has left the socket."""
         try:
             head, raw = self.sock.recvfrom(_HEAD, _PEEK)
         except TypeError:  # this port's recvfrom takes no flags
@@ -100,13 +101,15 @@ class UdpPort:
         except MemoryError:
             return self._recv_without_heap(None)
         size = _size(head)
-        try:
-            if size:
-                n = self.sock.readinto(self.buf, min(size, self.rx_size))
-            else:
-                n = self._recv_copy()[0]
-        except MemoryError:
-            return self._recv_without_heap(raw)
+        if not size:
+            try:
+                size = len(self.sock.recvfrom(self.rx_size, _PEEK)[0])
+            except MemoryError:
+                return self._recv_without_heap(raw)
+            if not size:  # an empty datagram: off the queue, nothing to hand on
+                self.sock.recvfrom(1)
+                return 0
+        n = self.sock.readinto(self.buf, min(size, self.rx_size))
         self._source(raw)
         return n
 
